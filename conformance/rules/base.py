@@ -1,0 +1,145 @@
+"""Rule registry and the context every rule reads.
+
+A rule is a pure function ``Context -> Verdict`` registered with an id (``EOS-001``), a
+one-line title and the loss scopes it judges. The context bundles the Encoding, the Oracle,
+the Case and their alignment, plus helpers that speak in roles instead of indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
+
+from harness.cases import Case
+from harness.encoding import FAIL, IGNORE_INDEX, NOT_APPLICABLE, PASS, UNDECIDABLE, Encoding, Verdict
+from harness.oracle import MIXED, Alignment, Oracle, align
+
+ALL_SCOPES = ("full", "completion", "assistant", "last_assistant")
+MASKED_SCOPES = ("completion", "assistant", "last_assistant")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    scopes: tuple[str, ...]
+    check: Callable[["Context"], Verdict]
+    doc: str = ""
+
+    @property
+    def family(self) -> str:
+        return self.id.split("-")[0]
+
+    def __call__(self, ctx: "Context") -> Verdict:
+        if not ctx.encoding.ok:
+            why = ctx.encoding.refused or ctx.encoding.dropped
+            return Verdict(self.id, NOT_APPLICABLE, f"no tensors to judge: {why}")
+        if ctx.encoding.loss_scope not in self.scopes:
+            return Verdict(self.id, NOT_APPLICABLE,
+                           f"rule judges loss scopes {'/'.join(self.scopes)}; path {ctx.encoding.path} "
+                           f"trains scope '{ctx.encoding.loss_scope}'")
+        verdict = self.check(ctx)
+        verdict.rule = self.id
+        return verdict
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, title: str, scopes: tuple[str, ...] = ALL_SCOPES):
+    """Register a rule function; its docstring is the rule's documentation."""
+
+    def wrap(fn):
+        if rule_id in RULES:
+            raise ValueError(f"duplicate rule id {rule_id}")
+        RULES[rule_id] = Rule(rule_id, title, scopes, fn, (fn.__doc__ or "").strip())
+        return fn
+
+    return wrap
+
+
+def passed(msg: str = "", **evidence) -> Verdict:
+    return Verdict("", PASS, msg, evidence=evidence)
+
+
+def failed(msg: str, positions: list[int] | None = None, **evidence) -> Verdict:
+    return Verdict("", FAIL, msg, positions=list(positions or []), evidence=evidence)
+
+
+def not_applicable(msg: str) -> Verdict:
+    return Verdict("", NOT_APPLICABLE, msg)
+
+
+def undecidable(msg: str, positions: list[int] | None = None) -> Verdict:
+    return Verdict("", UNDECIDABLE, msg, positions=list(positions or []))
+
+
+@dataclass
+class Context:
+    encoding: Encoding
+    oracle: Oracle
+    case: Case
+    decode: Callable[[list[int]], str] = field(default=lambda ids: str(ids))
+
+    @cached_property
+    def alignment(self) -> Alignment:
+        pos = self.encoding.real_positions()
+        return align([self.encoding.input_ids[p] for p in pos], pos, self.oracle, self.case.max_length)
+
+    # --- questions rules ask -------------------------------------------------------------
+
+    def trained(self, pos: int) -> bool:
+        return self.encoding.labels[pos] != IGNORE_INDEX
+
+    def position_of(self, oracle_index: int) -> int | None:
+        """Encoding position holding this oracle token, or None if absent."""
+        return self.alignment.from_oracle.get(oracle_index)
+
+    def lost_to_truncation(self, oracle_index: int) -> bool:
+        return self.alignment.truncated and oracle_index in self.alignment.missing
+
+    def oracle_token(self, pos: int):
+        idx = self.alignment.to_oracle.get(pos)
+        return None if idx is None else self.oracle.tokens[idx]
+
+    def final_message(self) -> int | None:
+        return self.oracle.final_message
+
+    def scoped_messages(self) -> list[int]:
+        """Messages whose assistant content the scope says must be trained."""
+        if self.oracle.view == "string":
+            return [-1]
+        if self.encoding.loss_scope in ("assistant", "full"):
+            return self.oracle.assistant_messages()
+        return [self.oracle.final_message] if self.oracle.final_message is not None else []
+
+    def show(self, positions: list[int], limit: int = 8) -> list[dict]:
+        """Evidence rows for positions: id, decoded token, label, oracle role."""
+        rows = []
+        for p in positions[:limit]:
+            t = self.oracle_token(p)
+            rows.append({"pos": p, "id": self.encoding.input_ids[p],
+                         "token": self.decode([self.encoding.input_ids[p]]),
+                         "label": self.encoding.labels[p],
+                         "role": (t.role if t else "not-in-reference") + (f"@{t.message}" if t and t.message
+                                                                          is not None and t.message >= 0 else "")})
+        return rows
+
+    def required_positions(self, roles: tuple[str, ...], messages: list[int]) -> tuple[list[int], list[int], list[int]]:
+        """(present positions, undecidable positions, missing oracle indices) for tokens of those roles."""
+        present, unsure, missing = [], [], []
+        for idx, t in enumerate(self.oracle.tokens):
+            in_msg = t.message in messages
+            if t.role == MIXED and any(m in messages and r in roles for m, r in t.parts):
+                p = self.position_of(idx)
+                if p is not None:
+                    unsure.append(p)
+                continue
+            if t.role in roles and in_msg:
+                p = self.position_of(idx)
+                if p is not None:
+                    present.append(p)
+                elif not self.lost_to_truncation(idx):
+                    missing.append(idx)
+        return present, unsure, missing

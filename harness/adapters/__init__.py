@@ -1,0 +1,30 @@
+"""Path adapters, one per SFT data path id of DESIGN.md section 2."""
+
+from __future__ import annotations
+
+from harness.adapters.base import PathAdapter
+from harness.adapters.collators import ChatMLCollatorPath, CompletionOnlyCollatorPath
+from harness.adapters.sft_trainer import (
+    AssistantOnlyLossPath,
+    CompletionOnlyLossPath,
+    ConversationalPromptCompletionPath,
+    MessagesPath,
+    PromptCompletionPath,
+    TextPath,
+)
+
+ADAPTERS: dict[str, PathAdapter] = {
+    a.path: a
+    for a in (
+        TextPath(), PromptCompletionPath(), ConversationalPromptCompletionPath(), MessagesPath(),
+        CompletionOnlyCollatorPath(), ChatMLCollatorPath(), CompletionOnlyLossPath(), AssistantOnlyLossPath(),
+    )
+}
+PATHS = tuple(ADAPTERS)
+
+
+def get(path: str) -> PathAdapter:
+    try:
+        return ADAPTERS[path]
+    except KeyError:
+        raise KeyError(f"unknown path {path!r}; known paths: {', '.join(PATHS)}") from None

@@ -1,0 +1,214 @@
+"""What every path adapter shares: the interface, tiny models, neighbours, warning capture.
+
+An adapter turns (tokenizer, cases) into one Encoding per case by running TRL's own code.
+It is the only kind of module that knows about TRL versions, and it knows them by feature
+detection (does this class / config field exist?), never by comparing version strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import logging
+import warnings
+from dataclasses import dataclass
+
+from harness.cases import Case
+from harness.encoding import IGNORE_INDEX, Encoding, NotApplicable
+from harness.tokenizer_registry import LoadedTokenizer
+
+NEIGHBOUR_SUFFIX = " plus neighbour words"
+
+
+@dataclass
+class CaseRun:
+    """Per-case result of an adapter: an Encoding or a reason it does not apply."""
+
+    case: Case
+    result: Encoding | NotApplicable
+
+
+class PathAdapter:
+    """Base class: subclasses set ``path``/``shapes`` and implement ``available`` and ``encode_group``."""
+
+    path: str = ""
+    shapes: tuple[str, ...] = ()
+    needs_final_assistant: bool = False
+    needs_chat_template: bool = False
+    description: str = ""
+
+    def available(self) -> NotApplicable | None:
+        """``NotApplicable`` when the installed TRL does not offer this path."""
+        raise NotImplementedError
+
+    def accepts(self, case: Case, lt: LoadedTokenizer) -> NotApplicable | None:
+        """Whether this path can carry this case with this tokenizer (data shape, template)."""
+        if case.shape not in self.shapes:
+            return NotApplicable(f"path {self.path} takes {' or '.join(self.shapes)} data; case is {case.shape}")
+        if not case.allows_path(self.path):
+            return NotApplicable(f"case {case.id} restricts itself to paths {list(case.paths)}")
+        if self.needs_final_assistant and case.shape == "conversation" and not case.ends_with_assistant:
+            return NotApplicable(f"path {self.path} needs a conversation that ends with an assistant message")
+        if (self.needs_chat_template or case.shape == "conversation") and not lt.has_chat_template:
+            return NotApplicable(f"tokenizer {lt.id} has no chat template; path {self.path} needs one for "
+                                 "conversational data")
+        return None
+
+    def encode(self, lt: LoadedTokenizer, cases: list[Case]) -> dict[str, Encoding | NotApplicable]:
+        """Encode every case; cases sharing a ``max_length`` go through TRL together."""
+        out: dict[str, Encoding | NotApplicable] = {}
+        missing = self.available()
+        todo = []
+        for case in cases:
+            reason = missing or self.accepts(case, lt)
+            if reason:
+                out[case.id] = reason
+            else:
+                todo.append(case)
+        groups: dict[int | None, list[Case]] = {}
+        for case in todo:
+            groups.setdefault(case.max_length, []).append(case)
+        for max_length, group in groups.items():
+            out.update(self._encode_isolating_errors(lt, group, max_length))
+        return out
+
+    def _encode_isolating_errors(self, lt, group, max_length):
+        try:
+            return self.encode_group(lt, group, max_length)
+        except Exception as exc:  # noqa: BLE001 - find which case TRL refused, then report it per case
+            if len(group) == 1:
+                return {group[0].id: self.refused(lt, group[0], exc)}
+        out = {}
+        for case in group:
+            try:
+                out.update(self.encode_group(lt, [case], max_length))
+            except Exception as exc:  # noqa: BLE001
+                out[case.id] = self.refused(lt, case, exc)
+        return out
+
+    def encode_group(self, lt: LoadedTokenizer, cases: list[Case], max_length: int | None) -> dict[str, Encoding]:
+        raise NotImplementedError
+
+    # helpers for subclasses ------------------------------------------------------------
+
+    def refused(self, lt: LoadedTokenizer, case: Case, exc: BaseException) -> Encoding:
+        msg = f"TRL raised {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        return Encoding(lt.id, self.path, case.id, "n/a", refused=msg[:500], provenance=provenance(lt))
+
+    def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok) -> Encoding:
+        """Build the Encoding; ``tok`` is the working copy TRL used (its pad token may have been set)."""
+        return Encoding(
+            tokenizer_id=lt.id, path=self.path, case_id=case.id, loss_scope=scope,
+            input_ids=[int(x) for x in input_ids], labels=[int(x) for x in labels],
+            attention_mask=[int(x) for x in attention_mask],
+            tokens=[tok.decode([int(x)]) for x in input_ids], warnings=list(warnings_seen),
+            provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id},
+        )
+
+
+def provenance(lt: LoadedTokenizer) -> dict:
+    return {**library_versions(), "tokenizer_id": lt.id, "tokenizer_hash": lt.content_hash,
+            "tokenizer_source": lt.source}
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("trl", "transformers", "tokenizers", "datasets", "torch", "accelerate"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def working_copy(lt: LoadedTokenizer):
+    """TRL mutates tokenizers (pad token); every run gets its own copy."""
+    return copy.deepcopy(lt.tokenizer)
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_model_state(vocab_size: int):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096,
+                      tie_word_embeddings=True)
+    return cfg, LlamaForCausalLM(cfg).state_dict()
+
+
+def tiny_model(tok):
+    """A random one-layer Llama sized to the tokenizer: SFTTrainer needs a model, not weights."""
+    from transformers import LlamaForCausalLM
+
+    cfg, state = _tiny_model_state(max(len(tok), tok.vocab_size))
+    model = LlamaForCausalLM(copy.deepcopy(cfg))
+    model.load_state_dict(state)
+    return model
+
+
+def neighbour_case(case: Case) -> dict:
+    """The case with every text a few words longer, collated beside it so padding is exercised.
+
+    Same shape and roles as the case, so TRL processes it identically; strictly longer, so the
+    case row is the one that gets padded (unless both are cut to ``max_length``).
+    """
+    if case.shape == "string_pc":
+        return {"prompt": case.prompt + NEIGHBOUR_SUFFIX, "completion": case.completion + NEIGHBOUR_SUFFIX}
+    return {"messages": [{"role": m["role"], "content": m["content"] + NEIGHBOUR_SUFFIX}
+                         for m in case.conversation]}
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage()[:400])
+
+
+@contextlib.contextmanager
+def captured_warnings():
+    """Collect TRL/transformers log warnings and Python warnings raised inside the block."""
+    handler = _Collect()
+    loggers = [logging.getLogger(n) for n in ("trl", "transformers")]
+    for lg in loggers:
+        lg.addHandler(handler)
+    _clear_warning_once_caches()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield handler.messages
+        finally:
+            for lg in loggers:
+                lg.removeHandler(handler)
+            handler.messages.extend(str(w.message)[:400] for w in caught
+                                    if not issubclass(w.category, (DeprecationWarning, FutureWarning)))
+
+
+def _clear_warning_once_caches():
+    """``logger.warning_once`` remembers messages process-wide; clear it so each run sees its warnings."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    for obj in (getattr(logging.Logger, "warning_once", None), getattr(hf_logging, "warning_once", None)):
+        if hasattr(obj, "cache_clear"):
+            obj.cache_clear()
+
+
+def row_of_batch(batch: dict, row: int) -> tuple[list[int], list[int], list[int]]:
+    """Input ids, labels and attention mask of one row of a collated batch."""
+    ids = batch["input_ids"][row].tolist()
+    labels = batch["labels"][row].tolist() if "labels" in batch else list(ids)
+    if "attention_mask" in batch:
+        att = batch["attention_mask"][row].tolist()
+    else:
+        att = [1] * len(ids)
+    return ids, [IGNORE_INDEX if x == IGNORE_INDEX else x for x in labels], att

@@ -1,0 +1,125 @@
+"""Paths whose labels are built by a stand-alone TRL data collator.
+
+- ``chatml_collator``: ``DataCollatorForChatML`` (``trl.trainer.utils`` from 0.11, moved to
+  ``trl.experimental.utils`` in 0.27, PR #4668). It renders the conversation itself and
+  trains the final assistant message only. Called on ``[{"messages": case}, {"messages":
+  neighbour}]``.
+- ``completion_only_collator``: ``DataCollatorForCompletionOnlyLM`` (0.x, removed in 0.20.0,
+  PR #3704). Rows are ``tokenizer(text)`` as SFTTrainer's text path produced them; the
+  collator searches the token ids of ``response_template`` and masks everything before.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from harness.adapters.base import (
+    PathAdapter,
+    captured_warnings,
+    neighbour_case,
+    row_of_batch,
+    working_copy,
+)
+from harness.clock import frozen_clock
+from harness.encoding import NotApplicable
+
+
+def _find_class(name: str, modules: tuple[str, ...]):
+    for mod in modules:
+        try:
+            cls = getattr(importlib.import_module(mod), name, None)
+        except Exception:  # noqa: BLE001 - an optional module that fails to import means "not here"
+            cls = None
+        if cls is not None:
+            return cls
+    return None
+
+
+class ChatMLCollatorPath(PathAdapter):
+    path = "chatml_collator"
+    shapes = ("conversation",)
+    needs_final_assistant = True
+    description = "DataCollatorForChatML on a `messages` row (trains the final assistant message)"
+
+    @staticmethod
+    def collator_class():
+        return _find_class("DataCollatorForChatML", ("trl.experimental.utils", "trl.trainer.utils", "trl"))
+
+    def available(self):
+        if self.collator_class() is None:
+            return NotApplicable("this TRL has no DataCollatorForChatML (added in 0.11.0)")
+        return None
+
+    def encode_group(self, lt, cases, max_length):
+        cls = self.collator_class()
+        tok = working_copy(lt)
+        neighbour = neighbour_case(cases[0])
+        out = {}
+        with captured_warnings() as seen, frozen_clock():
+            kwargs = {"tokenizer": tok}
+            if max_length is not None:
+                kwargs["max_length"] = max_length
+            collator = cls(**kwargs)
+            for case in cases:
+                batch = collator([{"messages": case.conversation}, neighbour])
+                ids, labels, att = row_of_batch(batch, 0)
+                out[case.id] = self.make_encoding(lt, case, "last_assistant", ids, labels, att, seen, tok)
+        return out
+
+
+class CompletionOnlyCollatorPath(PathAdapter):
+    path = "completion_only_collator"
+    shapes = ("string_pc", "conversation")
+    needs_final_assistant = True
+    description = "DataCollatorForCompletionOnlyLM(response_template) on tokenized text"
+
+    @staticmethod
+    def collator_class():
+        return _find_class("DataCollatorForCompletionOnlyLM", ("trl", "trl.trainer.utils"))
+
+    def available(self):
+        if self.collator_class() is None:
+            return NotApplicable("this TRL has no DataCollatorForCompletionOnlyLM (removed in 0.20.0, PR #3704)")
+        return None
+
+    def accepts(self, case, lt):
+        reason = super().accepts(case, lt)
+        if reason is None and case.shape == "string_pc" and not case.response_template:
+            return NotApplicable(f"case {case.id} gives no response_template for string data")
+        return reason
+
+    @staticmethod
+    def texts_and_template(case, lt) -> tuple[str, str]:
+        """The rendered text and the response template a user would pass for this case."""
+        tok = lt.tokenizer
+        if case.shape == "string_pc":
+            return case.prompt + case.completion + (tok.eos_token or ""), case.response_template
+        with frozen_clock():
+            full = tok.apply_chat_template(case.conversation, tokenize=False)
+            before = tok.apply_chat_template(case.prompt_messages, tokenize=False)
+            with_gen = tok.apply_chat_template(case.prompt_messages, tokenize=False, add_generation_prompt=True)
+        template = with_gen[len(before):] if with_gen.startswith(before) else ""
+        if not template.strip():
+            raise ValueError(f"chat template of {lt.id} has no generation prompt to use as response_template")
+        return full, template
+
+    def encode_group(self, lt, cases, max_length):
+        cls = self.collator_class()
+        tok = working_copy(lt)
+        if tok.pad_token is None:  # what every DataCollatorForCompletionOnlyLM tutorial does
+            tok.pad_token = tok.eos_token
+        out = {}
+        with captured_warnings() as seen, frozen_clock():
+            for case in cases:
+                text, template = self.texts_and_template(case, lt)
+                chat = case.shape == "conversation"
+                n = neighbour_case(case)
+                n_text = (tok.apply_chat_template(n["messages"], tokenize=False) if chat
+                          else n["prompt"] + n["completion"] + (tok.eos_token or ""))
+                enc = [tok(t, add_special_tokens=not chat, truncation=max_length is not None,
+                           max_length=max_length) for t in (text, n_text)]
+                collator = cls(response_template=template, tokenizer=tok, mlm=False)
+                batch = collator([{k: e[k] for k in ("input_ids", "attention_mask")} for e in enc])
+                ids, labels, att = row_of_batch(batch, 0)
+                out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen, tok)
+        return out

@@ -1,0 +1,231 @@
+"""Paths driven through ``SFTTrainer``'s own dataset preparation and default data collator.
+
+For each (tokenizer, path, max_length) group one trainer is built over a dataset holding
+every case plus one longer neighbour row; each case's processed row is then collated with
+the neighbour by ``trainer.data_collator``, exactly what a training step would receive.
+
+TRL functions driven (newest line, 1.x): ``SFTTrainer.__init__`` -> ``SFTTrainer._prepare_dataset``
+(add EOS, tokenize, build labels from ``completion_mask``/``assistant_masks``, truncate) and
+``trl.trainer.sft_trainer.DataCollatorForLanguageModeling``. Options are set only when the
+installed ``SFTConfig`` has the field (feature detection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import tempfile
+
+from harness.adapters.base import (
+    PathAdapter,
+    captured_warnings,
+    neighbour_case,
+    row_of_batch,
+    tiny_model,
+    working_copy,
+)
+from harness.cases import Case
+from harness.clock import frozen_clock
+from harness.encoding import NotApplicable
+from harness.tokenizer_registry import LoadedTokenizer
+
+CASE_COLUMN = "sft_conformance_case_index"
+# Columns a training step hands to the collator (Trainer drops the rest: remove_unused_columns).
+MODEL_COLUMNS = ("input_ids", "labels", "attention_mask", "seq_lengths", "completion_mask", "assistant_masks")
+
+
+@functools.lru_cache(maxsize=1)
+def sft_config_fields() -> frozenset[str]:
+    try:
+        from trl import SFTConfig
+    except ImportError:
+        return frozenset()
+    return frozenset(f.name for f in dataclasses.fields(SFTConfig))
+
+
+def _trainer_tokenizer_kwarg() -> str:
+    import inspect
+
+    from trl import SFTTrainer
+
+    params = inspect.signature(SFTTrainer.__init__).parameters
+    return "processing_class" if "processing_class" in params else "tokenizer"
+
+
+class SFTTrainerPath(PathAdapter):
+    """Shared driver; subclasses say how a case becomes a dataset row and which options to set."""
+
+    config: dict = {}
+    required_fields: tuple[str, ...] = ()
+
+    def available(self) -> NotApplicable | None:
+        fields = sft_config_fields()
+        if not fields:
+            return NotApplicable("this TRL has no SFTConfig")
+        missing = [f for f in self.required_fields if f not in fields]
+        if missing:
+            return NotApplicable(f"SFTConfig of this TRL has no {', '.join(missing)}")
+        return None
+
+    def row(self, case: Case, lt: LoadedTokenizer) -> dict:
+        raise NotImplementedError
+
+    def neighbour_row(self, case: Case, lt: LoadedTokenizer) -> dict:
+        fields = _as_case_fields(neighbour_case(case))
+        return self.row(dataclasses.replace(case, id="neighbour", paths=None, **fields), lt)
+
+    def scope(self, trainer) -> str:
+        return "full"
+
+    def build_config(self, out_dir: str, max_length: int | None):
+        from trl import SFTConfig
+
+        fields = sft_config_fields()
+        kw = {"output_dir": out_dir, "report_to": "none", "save_strategy": "no", "disable_tqdm": True,
+              "per_device_train_batch_size": 2, "bf16": False, "fp16": False, "seed": 0}
+        if "shuffle_dataset" in fields:
+            kw["shuffle_dataset"] = False
+        length_field = "max_length" if "max_length" in fields else "max_seq_length"
+        if max_length is not None:
+            kw[length_field] = max_length
+        if "packing" in fields:
+            kw["packing"] = False
+        if "dataset_text_field" in fields:
+            kw["dataset_text_field"] = "text"
+        kw.update({k: v for k, v in self.config.items() if k in fields})
+        return SFTConfig(**{k: v for k, v in kw.items() if k in fields or k in _training_argument_fields()})
+
+    def encode_group(self, lt, cases, max_length):
+        from datasets import Dataset
+        from trl import SFTTrainer
+
+        tok = working_copy(lt)
+        rows = []
+        for i, case in enumerate(cases):  # each case, then its neighbour under index -(i + 1)
+            rows.append({**self.row(case, lt), CASE_COLUMN: i})
+            rows.append({**self.neighbour_row(case, lt), CASE_COLUMN: -(i + 1)})
+        with tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen, frozen_clock():
+            trainer = SFTTrainer(model=tiny_model(tok), args=self.build_config(tmp, max_length),
+                                 train_dataset=Dataset.from_list(rows), **{_trainer_tokenizer_kwarg(): tok})
+            prepared = trainer.train_dataset
+            index = {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
+            keep = [c for c in prepared.column_names if c in MODEL_COLUMNS]
+            prepared = prepared.select_columns(keep)
+            scope = self.scope(trainer)
+            out = {}
+            for i, case in enumerate(cases):
+                if i not in index:
+                    out[case.id] = self.dropped(lt, case, scope, seen)
+                    continue
+                batch_rows = [prepared[index[j]] for j in (i, -(i + 1)) if j in index]
+                ids, labels, att = row_of_batch(trainer.data_collator(batch_rows), 0)
+                out[case.id] = self.make_encoding(lt, case, scope, ids, labels, att, seen, tok)
+        return out
+
+    def dropped(self, lt, case, scope, seen):
+        from harness.encoding import Encoding
+        from harness.adapters.base import provenance
+
+        return Encoding(lt.id, self.path, case.id, scope, warnings=list(seen), provenance=provenance(lt),
+                        dropped="SFTTrainer removed the example during dataset preparation")
+
+
+@functools.lru_cache(maxsize=1)
+def _training_argument_fields() -> frozenset[str]:
+    from transformers import TrainingArguments
+
+    return frozenset(f.name for f in dataclasses.fields(TrainingArguments))
+
+
+def _as_case_fields(row: dict) -> dict:
+    """Neighbour rows come as dataset dicts; turn them into Case fields of the same shape."""
+    if "messages" in row:
+        return {"messages": tuple(row["messages"]), "prompt": None, "completion": None}
+    return {"messages": None, "prompt": row["prompt"], "completion": row["completion"]}
+
+
+def _render_chat(lt: LoadedTokenizer, messages: list[dict]) -> str:
+    with frozen_clock():
+        return lt.tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def _completion_scope(trainer) -> str:
+    """1.x decides completion-only loss at construction (``trainer.completion_only_loss``); older
+    releases had no such switch, so prompt/completion rows are trained in full there."""
+    return "completion" if getattr(trainer, "completion_only_loss", False) else "full"
+
+
+class TextPath(SFTTrainerPath):
+    path = "text"
+    shapes = ("string_pc", "conversation")
+    description = "SFTTrainer on a `text` column (conversations are rendered by the user with the chat template first)"
+
+    def row(self, case, lt):
+        if case.shape == "string_pc":
+            return {"text": case.prompt + case.completion}
+        return {"text": _render_chat(lt, case.conversation)}
+
+
+class PromptCompletionPath(SFTTrainerPath):
+    path = "prompt_completion"
+    shapes = ("string_pc",)
+    description = "SFTTrainer on string `prompt`/`completion` columns with default options"
+
+    def row(self, case, lt):
+        return {"prompt": case.prompt, "completion": case.completion}
+
+    def scope(self, trainer):
+        return _completion_scope(trainer)
+
+
+class ConversationalPromptCompletionPath(SFTTrainerPath):
+    path = "conversational_prompt_completion"
+    shapes = ("conversation",)
+    needs_final_assistant = True
+    description = "SFTTrainer on `prompt`/`completion` message lists with default options"
+
+    def row(self, case, lt):
+        return {"prompt": case.prompt_messages, "completion": case.completion_messages}
+
+    def scope(self, trainer):
+        return _completion_scope(trainer)
+
+
+class MessagesPath(SFTTrainerPath):
+    path = "messages"
+    shapes = ("conversation",)
+    description = "SFTTrainer on a `messages` column (chat template), default options"
+
+    def row(self, case, lt):
+        return {"messages": case.conversation}
+
+
+class CompletionOnlyLossPath(SFTTrainerPath):
+    path = "completion_only_loss"
+    shapes = ("string_pc", "conversation")
+    needs_final_assistant = True
+    required_fields = ("completion_only_loss",)
+    config = {"completion_only_loss": True}
+    description = "SFTConfig(completion_only_loss=True) on prompt/completion (strings or message lists)"
+
+    def row(self, case, lt):
+        if case.shape == "string_pc":
+            return {"prompt": case.prompt, "completion": case.completion}
+        return {"prompt": case.prompt_messages, "completion": case.completion_messages}
+
+    def scope(self, trainer):
+        return "completion"
+
+
+class AssistantOnlyLossPath(SFTTrainerPath):
+    path = "assistant_only_loss"
+    shapes = ("conversation",)
+    required_fields = ("assistant_only_loss",)
+    config = {"assistant_only_loss": True}
+    description = "SFTConfig(assistant_only_loss=True) on a `messages` column"
+
+    def row(self, case, lt):
+        return {"messages": case.conversation}
+
+    def scope(self, trainer):
+        return "assistant"

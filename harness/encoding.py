@@ -1,0 +1,75 @@
+"""The data that flows between adapters, the oracle and the rules (DESIGN.md section 1)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+IGNORE_INDEX = -100
+
+# What a path's configuration promises to train on. Rules read this, never the TRL version.
+LOSS_SCOPES = (
+    "full",            # every real token is trained (text, messages without masking)
+    "completion",      # only the completion of a prompt/completion pair
+    "assistant",       # every assistant turn of a conversation
+    "last_assistant",  # only the final assistant turn (DataCollatorForChatML)
+)
+
+
+@dataclass
+class Encoding:
+    """One example as the model would receive it: the row of a real collated batch.
+
+    ``input_ids``/``labels``/``attention_mask`` include the padding the collator added.
+    Exactly one of three states holds: tensors present; ``refused`` (TRL raised an explicit
+    error for this input, which is acceptable behaviour); ``dropped`` (TRL removed the example
+    during preparation, e.g. fully masked after truncation).
+    """
+
+    tokenizer_id: str
+    path: str
+    case_id: str
+    loss_scope: str
+    input_ids: list[int] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    attention_mask: list[int] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    refused: str | None = None
+    dropped: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None and self.dropped is None
+
+    def real_positions(self) -> list[int]:
+        """Positions that hold real tokens (attention 1)."""
+        return [i for i, a in enumerate(self.attention_mask) if a]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A path that the installed TRL does not offer, or an input it cannot carry."""
+
+    reason: str
+
+
+PASS, FAIL, NOT_APPLICABLE, UNDECIDABLE = "pass", "fail", "not_applicable", "undecidable"
+
+
+@dataclass
+class Verdict:
+    """A rule's outcome with the evidence a human needs to see why."""
+
+    rule: str
+    status: str
+    message: str = ""
+    positions: list[int] = field(default_factory=list)
+    evidence: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

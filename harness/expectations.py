@@ -1,0 +1,95 @@
+"""Known upstream failures (``conformance/expectations/trl.yaml``), WPT/test262 style.
+
+Each entry names a rule (or glob), conditions on tokenizer / path / case globs and on trl /
+transformers version specifiers, and must carry an upstream reference (``issue``/``pr``/``url``)
+or, when none exists, a written ``reason``. The pytest suite turns a match into
+``xfail(strict=True)``, so a fixed bug makes the run fail until the entry is removed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "conformance" / "expectations" / "trl.yaml"
+KEYS = {"rule", "tokenizer", "path", "case", "trl", "transformers", "issue", "pr", "url", "reason", "note"}
+
+
+class ExpectationError(ValueError):
+    """A malformed expectations file; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    rule: str
+    tokenizer: str = "*"
+    path: str = "*"
+    case: str = "*"
+    trl: str = ""
+    transformers: str = ""
+    reference: str = ""
+
+    def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict) -> bool:
+        if not all(fnmatch.fnmatchcase(v, pat) for v, pat in
+                   ((rule, self.rule), (tokenizer, self.tokenizer), (path, self.path), (case, self.case))):
+            return False
+        return all(_version_ok(versions.get(lib), spec)
+                   for lib, spec in (("trl", self.trl), ("transformers", self.transformers)) if spec)
+
+
+def _version_ok(installed: str | None, spec: str) -> bool:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    return installed is not None and Version(installed) in SpecifierSet(spec)
+
+
+def reference_of(entry: dict) -> str:
+    for key in ("issue", "pr"):
+        if entry.get(key):
+            return f"{key} {entry[key]}" + (f" ({entry['url']})" if entry.get("url") else "")
+    if entry.get("url"):
+        return str(entry["url"])
+    return f"reason: {entry['reason']}" if entry.get("reason") else ""
+
+
+def load(path: Path | None = None) -> list[Expectation]:
+    path = Path(path or DEFAULT_FILE)
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = data.get("expectations", []) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise ExpectationError(f"{path}: expectations: expected a top-level 'expectations:' list")
+    out = []
+    for i, e in enumerate(entries):
+        where = f"{path}: expectations[{i}]"
+        if not isinstance(e, dict):
+            raise ExpectationError(f"{where}: expected a mapping")
+        unknown = set(e) - KEYS
+        if unknown:
+            raise ExpectationError(f"{where}.{sorted(unknown)[0]}: unknown field (allowed: {', '.join(sorted(KEYS))})")
+        if not isinstance(e.get("rule"), str):
+            raise ExpectationError(f"{where}.rule: required (a rule id or glob)")
+        ref = reference_of(e)
+        if not ref:
+            raise ExpectationError(f"{where}: needs an upstream reference (issue, pr or url) or a written reason")
+        for key in ("trl", "transformers"):
+            if e.get(key):
+                try:
+                    from packaging.specifiers import SpecifierSet
+
+                    SpecifierSet(str(e[key]))
+                except Exception:  # noqa: BLE001
+                    raise ExpectationError(f"{where}.{key}: not a version specifier: {e[key]!r}") from None
+        out.append(Expectation(e["rule"], str(e.get("tokenizer", "*")), str(e.get("path", "*")),
+                               str(e.get("case", "*")), str(e.get("trl", "")), str(e.get("transformers", "")), ref))
+    return out
+
+
+def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, case: str,
+         versions: dict) -> Expectation | None:
+    return next((e for e in expectations if e.matches(rule, tokenizer, path, case, versions)), None)

@@ -1,0 +1,313 @@
+"""The oracle: which token belongs to what, computed from the rendered text, without TRL.
+
+For a case and a tokenizer it renders the reference sequence (the chat template, or
+``prompt + completion + eos`` for string pairs), tokenizes it with character offsets, and
+gives every token a role. Chat renders are cross-checked by rendering each prefix of the
+conversation: where a prefix render is not a prefix of the full render the oracle records it
+and falls back to locating message contents in order. A token whose characters span two roles
+(a BPE merge across the prompt/completion join) gets role ``mixed``: the rules report those
+positions as undecidable instead of guessing.
+
+Roles. String view: ``bos``, ``prompt``, ``completion``, ``eos``. Chat view, per message:
+``header`` (scaffolding before the content; for assistants, the generation prompt),
+``preamble`` (assistant only: between header and content, e.g. an empty think block),
+``content``, ``eot`` (scaffolding after the content up to and including the end-of-turn
+token), ``sep`` (whatever follows until the next message). ``bos`` for a BOS token anywhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from harness.cases import Case
+from harness.clock import frozen_clock
+from harness.tokenizer_registry import LoadedTokenizer
+
+MIXED = "mixed"
+
+
+@dataclass(frozen=True)
+class OracleToken:
+    id: int
+    start: int
+    end: int
+    role: str
+    message: int | None = None   # index into the conversation (chat view)
+    speaker: str | None = None   # role of that message: system / user / assistant
+    parts: tuple = ()            # for mixed tokens: the (message, role) pairs it spans
+
+
+@dataclass
+class Oracle:
+    case_id: str
+    tokenizer_id: str
+    view: str                     # "string" or "chat"
+    text: str
+    tokens: list[OracleToken]
+    eot_token: str | None
+    eot_id: int | None
+    bos_id: int | None
+    prompt_ids: list[int] | None  # what the model sees at inference before it answers
+    generation_prompt: str | None
+    terminators: dict[int, int]   # message index (or -1 for string view) -> token index of its EOT/EOS
+    final_message: int | None     # index of the final assistant message / -1 for string view / None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return [t.id for t in self.tokens]
+
+    def indices(self, role: str, message: int | None = None) -> list[int]:
+        return [i for i, t in enumerate(self.tokens)
+                if t.role == role and (message is None or t.message == message)]
+
+    def mixed_indices(self) -> list[int]:
+        return [i for i, t in enumerate(self.tokens) if t.role == MIXED]
+
+    def assistant_messages(self) -> list[int]:
+        return sorted({t.message for t in self.tokens if t.speaker == "assistant" and t.message is not None}
+                      | {m for m in self.terminators if m >= 0})
+
+
+class OracleError(ValueError):
+    """The oracle cannot render this case with this tokenizer (no template, template raised)."""
+
+
+def _render(tok, messages, add_generation_prompt=False) -> str:
+    with frozen_clock():
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def _encode(tok, text: str, add_special_tokens: bool):
+    enc = tok(text, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
+    return list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
+
+
+def _token_roles(ids, offsets, char_roles, bos_id, fallback) -> list[OracleToken]:
+    """Give each token the role of its characters; tokens spanning two roles become ``mixed``."""
+    out = []
+    for tid, (s, e) in zip(ids, offsets):
+        if bos_id is not None and tid == bos_id and (s == e or s == 0):
+            out.append(OracleToken(tid, s, e, "bos"))
+            continue
+        span = char_roles[s:e] if e > s else []
+        parts = tuple(dict.fromkeys(span))
+        if not parts:
+            out.append(OracleToken(tid, s, e, fallback[0], fallback[1], fallback[2]))
+        elif len(parts) == 1:
+            msg, role, speaker = parts[0]
+            out.append(OracleToken(tid, s, e, role, msg, speaker))
+        else:
+            msg, _, speaker = parts[-1]
+            out.append(OracleToken(tid, s, e, MIXED, msg, speaker, tuple((p[0], p[1]) for p in parts)))
+    return out
+
+
+def string_oracle(case: Case, lt: LoadedTokenizer) -> Oracle:
+    """Reference for a string prompt/completion: ``[BOS] prompt completion EOS`` as the tokenizer encodes it."""
+    tok = lt.tokenizer
+    if tok.eos_token is None:
+        raise OracleError(f"tokenizer {lt.id} has no eos_token; a completion cannot be terminated")
+    eos = tok.eos_token
+    text = case.prompt + case.completion + eos
+    ids, offsets = _encode(tok, text, add_special_tokens=True)
+    p, c = len(case.prompt), len(case.prompt) + len(case.completion)
+    roles = [(-1, "prompt", None)] * p + [(-1, "completion", None)] * (c - p) + [(-1, "eos", None)] * len(eos)
+    tokens = _token_roles(ids, offsets, roles, tok.bos_token_id, (None, None, None))
+    # zero-width tokens (post-processor specials other than BOS) keep no role: call them eos if they are eos
+    tokens = [t if t.role is not None else OracleToken(t.id, t.start, t.end, "eos" if t.id == tok.eos_token_id
+                                                        else "prompt") for t in tokens]
+    eos_idx = next((i for i in range(len(tokens) - 1, -1, -1) if tokens[i].role == "eos"
+                    and tokens[i].id == tok.eos_token_id), None)
+    notes = []
+    mixed = [i for i, t in enumerate(tokens) if t.role == MIXED]
+    if mixed:
+        notes.append("undecidable: token(s) " + ", ".join(f"{i} {tok.decode([tokens[i].id])!r}" for i in mixed)
+                     + " span the prompt/completion join (BPE merge)")
+    prompt_ids = list(tok(case.prompt, add_special_tokens=True)["input_ids"])
+    return Oracle(case.id, lt.id, "string", text, tokens, eos, tok.eos_token_id, tok.bos_token_id, prompt_ids,
+                  None, {-1: eos_idx} if eos_idx is not None else {}, -1, notes)
+
+
+def _locate_contents(conv: list[dict], full: str, seg_ends: list[int | None],
+                     gen_prompts: dict[int, str]) -> list[tuple[int, int]]:
+    """Character span of each message's content in the full render.
+
+    Non-system messages are located in order; system messages anywhere not yet taken
+    (Mistral folds the system prompt into the last user turn, Gemma into the first).
+    Templates that ``trim`` content are handled by searching the stripped text.
+    """
+    spans: list[tuple[int, int] | None] = [None] * len(conv)
+    cursor = 0
+    taken: list[tuple[int, int]] = []
+
+    def find(needle: str, start: int) -> int:
+        pos = full.find(needle, start)
+        while pos >= 0 and any(a < pos + len(needle) and pos < b for a, b in taken if b > a):
+            pos = full.find(needle, pos + 1)
+        return pos
+
+    order = [i for i, m in enumerate(conv) if m["role"] != "system"] + \
+            [i for i, m in enumerate(conv) if m["role"] == "system"]
+    for i in order:
+        content = conv[i]["content"]
+        start = cursor if conv[i]["role"] != "system" else 0
+        for needle in (content, content.strip()):
+            if not needle:
+                continue
+            pos = find(needle, start)
+            if pos >= 0:
+                spans[i] = (pos, pos + len(needle))
+                break
+        if spans[i] is None:  # empty content: an empty span right after its header
+            gp = gen_prompts.get(i)
+            head = find(gp, cursor) if gp else -1
+            pos = head + len(gp) if head >= 0 else (seg_ends[i - 1] if i and seg_ends[i - 1] else cursor)
+            spans[i] = (pos, pos)
+        taken.append(spans[i])
+        if conv[i]["role"] != "system":
+            cursor = spans[i][1]
+    return spans
+
+
+def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = None,
+                prompt_messages: list[dict] | None = None) -> Oracle:
+    """Reference for a conversation: the chat template render, tokenized as ``apply_chat_template`` does."""
+    tok = lt.tokenizer
+    if not lt.has_chat_template:
+        raise OracleError(f"tokenizer {lt.id} has no chat template; conversational paths need one")
+    conv = messages or case.conversation
+    try:
+        full = _render(tok, conv)
+    except Exception as exc:  # noqa: BLE001 - template errors are user-facing facts, not crashes
+        raise OracleError(f"chat template of {lt.id} cannot render case {case.id}: {exc}") from None
+    notes: list[str] = []
+    seg_ends: list[int | None] = []
+    for k in range(1, len(conv) + 1):
+        try:
+            prefix = full if k == len(conv) else _render(tok, conv[:k])
+        except Exception:  # noqa: BLE001 - some templates refuse partial conversations
+            prefix = None
+        if prefix is not None and full.startswith(prefix):
+            seg_ends.append(len(prefix))
+        else:
+            seg_ends.append(None)
+            if k < len(conv):
+                notes.append(f"prefix render of messages[:{k}] is not a prefix of the full render")
+    # Generation prompt of each assistant turn: render(prefix, gen=True) minus render(prefix).
+    gen_prompts: dict[int, str] = {}
+    for i, m in enumerate(conv):
+        if m["role"] != "assistant" or i == 0:
+            continue
+        try:
+            without, with_gen = _render(tok, conv[:i]), _render(tok, conv[:i], add_generation_prompt=True)
+        except Exception:  # noqa: BLE001
+            continue
+        if with_gen.startswith(without):
+            gen_prompts[i] = with_gen[len(without):]
+
+    spans = _locate_contents(conv, full, seg_ends, gen_prompts)
+    eot = lt.eot_token
+    char_roles: list[tuple] = [None] * len(full)
+
+    def paint(a: int, b: int, msg: int, role: str) -> None:
+        for x in range(max(a, 0), min(b, len(full))):
+            char_roles[x] = (msg, role, conv[msg]["role"])
+
+    order = sorted(range(len(conv)), key=lambda i: spans[i])
+    for rank, i in enumerate(order):
+        s, e = spans[i]
+        paint(s, e, i, "content")
+        # scaffolding after this content, up to the next message's content
+        nxt = order[rank + 1] if rank + 1 < len(order) else None
+        gap_end = spans[nxt][0] if nxt is not None else len(full)
+        split = seg_ends[i] if seg_ends[i] is not None and e <= seg_ends[i] <= gap_end else None
+        if split is None:  # no reliable prefix boundary: end this turn right after its EOT token
+            k = full.find(eot, e, gap_end) if eot else -1
+            split = k + len(eot) if k >= 0 else gap_end if nxt is None else e
+            while nxt is not None and split < gap_end and full[split] in " \n":
+                split += 1
+        k = full.find(eot, e, split) if eot else -1
+        eot_end = k + len(eot) if k >= 0 else split
+        paint(e, eot_end, i, "eot")
+        paint(eot_end, split, i, "sep")
+        if nxt is not None:
+            paint(split, gap_end, nxt, "header")
+            gp = gen_prompts.get(nxt)
+            if conv[nxt]["role"] == "assistant" and gp:
+                head = full.find(gp, split, gap_end)
+                if head >= 0:
+                    paint(head + len(gp), gap_end, nxt, "preamble")
+                else:
+                    notes.append(f"generation prompt of message {nxt} not found before its content")
+    first = order[0]
+    paint(0, spans[first][0], first, "header")
+
+    ids, offsets = _encode(tok, full, add_special_tokens=False)
+    last = order[-1]
+    tokens = _token_roles(ids, offsets, char_roles, tok.bos_token_id, (last, "sep", conv[last]["role"]))
+    eot_id = tok.convert_tokens_to_ids(eot) if eot else None
+    terminators = {}
+    for i, m in enumerate(conv):
+        if m["role"] == "assistant":
+            idx = next((j for j, t in enumerate(tokens) if t.message == i and t.role == "eot" and t.id == eot_id),
+                       None)
+            if idx is not None:
+                terminators[i] = idx
+            else:
+                notes.append(f"assistant message {i} has no end-of-turn token {eot!r} in the render")
+    mixed = [i for i, t in enumerate(tokens) if t.role == MIXED]
+    if mixed:
+        notes.append("undecidable: token(s) " + ", ".join(f"{i} {tok.decode([tokens[i].id])!r}" for i in mixed)
+                     + " span two roles")
+    final = len(conv) - 1 if conv[-1]["role"] == "assistant" else None
+    pm = prompt_messages if prompt_messages is not None else (conv[:-1] if final is not None else None)
+    prompt_ids = None
+    if pm:
+        try:
+            prompt_ids = list(tok(_render(tok, pm, add_generation_prompt=True), add_special_tokens=False)["input_ids"])
+        except Exception:  # noqa: BLE001
+            notes.append("the prompt alone cannot be rendered with add_generation_prompt=True")
+    return Oracle(case.id, lt.id, "chat", full, tokens, eot, eot_id, tok.bos_token_id, prompt_ids,
+                  gen_prompts.get(final) if final is not None else None, terminators, final, notes)
+
+
+def oracle_for(case: Case, lt: LoadedTokenizer) -> Oracle:
+    """The reference view a case is judged against: string pairs by concatenation, conversations by template."""
+    return string_oracle(case, lt) if case.shape == "string_pc" else chat_oracle(case, lt)
+
+
+@dataclass
+class Alignment:
+    """Map from the encoding's real (attention 1) positions to oracle token indices.
+
+    ``to_oracle[p]`` is the oracle index of real position ``p`` or ``None`` for a token the
+    reference does not have (an inserted BOS/EOS/generation prompt). ``missing`` lists oracle
+    indices absent from the encoding; ``truncated`` says the absence is explained by
+    ``max_length`` (a contiguous run at the start or end).
+    """
+
+    positions: list[int]            # encoding positions with attention 1, in order
+    to_oracle: dict[int, int | None]
+    from_oracle: dict[int, int]
+    missing: list[int]
+    truncated: bool
+
+
+def align(real_ids: list[int], positions: list[int], oracle: Oracle, max_length: int | None) -> Alignment:
+    ref = oracle.ids
+    sm = difflib.SequenceMatcher(a=real_ids, b=ref, autojunk=False)
+    to_oracle: dict[int, int | None] = {p: None for p in positions}
+    from_oracle: dict[int, int] = {}
+    for a, b, size in sm.get_matching_blocks():
+        for k in range(size):
+            to_oracle[positions[a + k]] = b + k
+            from_oracle[b + k] = positions[a + k]
+    missing = [i for i in range(len(ref)) if i not in from_oracle]
+    truncated = False
+    if missing and max_length is not None and len(real_ids) >= max_length - 1 and len(ref) > max_length:
+        head = missing == list(range(len(missing)))
+        tail = missing == list(range(len(ref) - len(missing), len(ref)))
+        truncated = head or tail
+    return Alignment(positions, to_oracle, from_oracle, missing, truncated)

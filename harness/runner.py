@@ -1,0 +1,102 @@
+"""Evaluate rules over tokenizer x path x case, caching the expensive parts.
+
+Tokenizers load once per process; each (tokenizer, path) pair runs TRL once over all cases
+(adapters group cases internally); oracles are computed once per (tokenizer, case). Both the
+pytest suite and the CLI read from the same ``Session``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness import adapters, tokenizer_registry
+from harness.adapters.base import library_versions
+from harness.cases import Case, load_cases
+from harness.encoding import NOT_APPLICABLE, Encoding, NotApplicable, Verdict
+from harness.oracle import Oracle, OracleError, oracle_for
+
+
+@dataclass
+class Record:
+    """One verdict of one rule on one (tokenizer, path, case), as written to the JSON report."""
+
+    tokenizer: str
+    path: str
+    case: str
+    rule: str
+    status: str
+    message: str
+    positions: list[int] = field(default_factory=list)
+    evidence: dict = field(default_factory=dict)
+    expected_failure: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Session:
+    """Caches tokenizers, encodings and oracles for one run."""
+
+    def __init__(self, cases: list[Case] | None = None):
+        self.cases = cases if cases is not None else load_cases()
+        self._encodings: dict[tuple[str, str], dict[str, Encoding | NotApplicable]] = {}
+        self._oracles: dict[tuple[str, str], Oracle | OracleError] = {}
+
+    def tokenizer(self, tokenizer_id: str):
+        return tokenizer_registry.load(tokenizer_id)
+
+    def encodings(self, tokenizer_id: str, path: str) -> dict[str, Encoding | NotApplicable]:
+        key = (tokenizer_id, path)
+        if key not in self._encodings:
+            self._encodings[key] = adapters.get(path).encode(self.tokenizer(tokenizer_id), self.cases)
+        return self._encodings[key]
+
+    def encoding(self, tokenizer_id: str, path: str, case_id: str) -> Encoding | NotApplicable:
+        return self.encodings(tokenizer_id, path)[case_id]
+
+    def oracle(self, tokenizer_id: str, case: Case) -> Oracle | OracleError:
+        key = (tokenizer_id, case.id)
+        if key not in self._oracles:
+            try:
+                self._oracles[key] = oracle_for(case, self.tokenizer(tokenizer_id))
+            except OracleError as exc:
+                self._oracles[key] = exc
+        return self._oracles[key]
+
+    def judge(self, tokenizer_id: str, path: str, case: Case, rule) -> Verdict:
+        """Apply one rule; NOT_APPLICABLE carries the reason (path missing, case shape, template)."""
+        from conformance.rules import Context
+
+        enc = self.encoding(tokenizer_id, path, case.id)
+        if isinstance(enc, NotApplicable):
+            return Verdict(rule.id, NOT_APPLICABLE, enc.reason)
+        orc = self.oracle(tokenizer_id, case)
+        if isinstance(orc, OracleError):
+            return Verdict(rule.id, NOT_APPLICABLE, f"oracle: {orc}")
+        tok = self.tokenizer(tokenizer_id).tokenizer
+        return rule(Context(enc, orc, case, decode=lambda ids: tok.decode(ids)))
+
+    def records(self, tokenizer_ids, paths, rules, expectations=()) -> list[Record]:
+        from harness import expectations as exp
+
+        versions = library_versions()
+        out = []
+        for tid in tokenizer_ids:
+            for path in paths:
+                for case in self.cases:
+                    for r in rules:
+                        v = self.judge(tid, path, case, r)
+                        e = exp.find(list(expectations), r.id, tid, path, case.id, versions)
+                        out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
+                                          _jsonable(v.evidence), e.reference if e else None))
+        return out
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)

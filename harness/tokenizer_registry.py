@@ -1,0 +1,119 @@
+"""Resolve a tokenizer spec (catalog id, synthetic id, local folder or Hub id) to a loaded tokenizer.
+
+Loaded once per process: tokenizers are expensive to load (Gemma 3: seconds) and TRL mutates
+them (it sets ``pad_token``), so callers get a pristine shared instance and adapters work on
+a ``copy.deepcopy``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import synthetic
+from harness.clock import frozen_clock
+
+PROBE_CONTENT = "PROBE_CONTENT_7f3a"
+
+
+class TokenizerUnavailable(RuntimeError):
+    """A tokenizer cannot be loaded; the message says what to run to get it."""
+
+
+@dataclass
+class LoadedTokenizer:
+    id: str
+    tokenizer: object  # transformers.PreTrainedTokenizerBase
+    content_hash: str
+    source: str
+    family: str
+    eot_token: str | None  # the token that ends an assistant turn in the chat template
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(self.tokenizer.chat_template)
+
+
+def catalog_ids() -> list[str]:
+    """Real tokenizer ids from ``harness/catalog.yaml``."""
+    from harness import provision
+
+    return [entry.id for entry in provision.catalog()]
+
+
+def default_ids() -> list[str]:
+    return catalog_ids() + list(synthetic.SPECS)
+
+
+def _hash_tokenizer(tok) -> str:
+    """Content hash of what decides the tensors: vocabulary/merges, specials, template."""
+    backend = tok.backend_tokenizer.to_str() if getattr(tok, "is_fast", False) else json.dumps(
+        sorted(tok.get_vocab().items()))
+    blob = json.dumps({
+        "backend": backend,
+        "specials": {k: str(v) for k, v in sorted(tok.special_tokens_map.items())},
+        "template": tok.chat_template if isinstance(tok.chat_template, str) else json.dumps(tok.chat_template),
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def derive_eot_token(tok) -> str | None:
+    """The first special token the chat template emits after an assistant message's content.
+
+    Derived by rendering, so it works for any template (Gemma ``<end_of_turn>``, Llama-3
+    ``<|eot_id|>``, Mistral ``</s>``), not only catalogued ones.
+    """
+    if not tok.chat_template:
+        return tok.eos_token
+    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": PROBE_CONTENT}]
+    try:
+        with frozen_clock():
+            text = tok.apply_chat_template(msgs, tokenize=False)
+    except Exception:  # noqa: BLE001 - a template that cannot render a plain exchange has no EOT
+        return tok.eos_token
+    tail = text[text.rfind(PROBE_CONTENT) + len(PROBE_CONTENT):]
+    specials = sorted((s for s in tok.get_added_vocab() if s and s in tail), key=lambda s: (tail.find(s), -len(s)))
+    return specials[0] if specials else tok.eos_token
+
+
+def _load_dir(path: str | Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def load(spec: str) -> LoadedTokenizer:
+    """Load a tokenizer by catalog id, synthetic id, local folder path, or Hub id."""
+    if spec in synthetic.SPECS:
+        tok = synthetic.build(spec)
+        return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), "synthetic (built in code)", "synthetic",
+                               derive_eot_token(tok))
+    from harness import provision
+
+    entry = next((e for e in provision.catalog() if e.id == spec), None)
+    if entry is not None:
+        folder = provision.tokenizer_dir(spec)
+        if folder is None:
+            raise TokenizerUnavailable(
+                f"tokenizer {spec!r} is not provisioned in {provision.default_cache_dir()}; "
+                f"run: sft-conformance provision --only {spec}")
+        tok = _load_dir(folder)
+        return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), f"catalog ({folder})", entry.family,
+                               derive_eot_token(tok))
+    if Path(spec).is_dir():
+        tok = _load_dir(spec)
+        return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), f"local folder {spec}", "user", derive_eot_token(tok))
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise TokenizerUnavailable(
+            f"{spec!r} is not a catalog id ({', '.join(default_ids())}), not a local folder, and "
+            "HF_HUB_OFFLINE=1 forbids loading it from the Hub")
+    try:
+        tok = _load_dir(spec)
+    except Exception as exc:  # noqa: BLE001 - turn a Hub failure into one clear line
+        raise TokenizerUnavailable(f"could not load {spec!r} from the Hugging Face Hub: {exc}") from None
+    return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), f"hub {spec}", "user", derive_eot_token(tok))
