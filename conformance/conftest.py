@@ -1,0 +1,95 @@
+"""pytest wiring for the conformance suite: options, parametrization, expectations, summary.
+
+Items are tokenizer x path x case x rule. Combinations ruled out by data alone (a string case
+on a messages path) are not collected; everything else runs, and a verdict that does not apply
+(path missing in this TRL, no chat template, rule outside the path's loss scope) is a skip
+whose reason starts with ``NOT_APPLICABLE``, counted apart from passes in the summary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+from conformance.rules import RULES  # noqa: E402
+from harness import adapters, expectations, tokenizer_registry  # noqa: E402
+from harness.adapters.base import library_versions  # noqa: E402
+from harness.cases import load_cases  # noqa: E402
+from harness.runner import Session  # noqa: E402
+
+OUTCOMES: Counter = Counter()
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("sft-conformance")
+    g.addoption("--tokenizer", action="append", default=[],
+                help="tokenizer id, local folder or Hub id (repeatable, or comma-separated); default: all")
+    g.addoption("--path", action="append", default=[], help="path id (repeatable, or comma-separated); default: all")
+    g.addoption("--rule", action="append", default=[], help="rule id (repeatable, or comma-separated); default: all")
+
+
+def _listed(config, name, default):
+    values = [v for opt in config.getoption(name) for v in opt.split(",") if v]
+    return values or list(default)
+
+
+def pytest_generate_tests(metafunc):
+    if "conformance_item" not in metafunc.fixturenames:
+        return
+    cfg = metafunc.config
+    tokenizers = _listed(cfg, "--tokenizer", tokenizer_registry.default_ids())
+    paths = _listed(cfg, "--path", adapters.PATHS)
+    for p in paths:
+        adapters.get(p)  # unknown path -> clear KeyError at collection
+    rules = _listed(cfg, "--rule", RULES)
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        raise pytest.UsageError(f"unknown rule(s) {unknown}; known: {', '.join(RULES)}")
+    exps = expectations.load()
+    versions = library_versions()
+    params = []
+    for tid in tokenizers:
+        for path in paths:
+            adapter = adapters.get(path)
+            for case in load_cases():
+                if case.shape not in adapter.shapes or not case.allows_path(path):
+                    continue
+                for rid in rules:
+                    e = expectations.find(exps, rid, tid, path, case.id, versions)
+                    marks = [pytest.mark.xfail(strict=True, reason=f"known upstream: {e.reference}")] if e else []
+                    params.append(pytest.param((tid, path, case.id, rid), marks=marks,
+                                               id=f"{tid}/{path}/{case.id}/{rid}"))
+    metafunc.parametrize("conformance_item", params)
+
+
+@pytest.fixture(scope="session")
+def conformance_session() -> Session:
+    return Session()
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        if "conformance_item" not in report.keywords and "/" not in report.nodeid:
+            return
+        if not report.nodeid.startswith("conformance/"):
+            return
+        if hasattr(report, "wasxfail"):
+            OUTCOMES["xfail (known upstream)" if report.skipped else "XPASS (stale expectation)"] += 1
+        elif report.skipped:
+            reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+            key = reason.split(":", 2)[1].strip() if reason.startswith("Skipped: ") else reason
+            OUTCOMES[key.split(":")[0] if key else "skipped"] += 1
+        else:
+            OUTCOMES[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if OUTCOMES:
+        terminalreporter.section("sft-conformance verdicts")
+        for key, n in sorted(OUTCOMES.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"{n:7d}  {key}")

