@@ -35,6 +35,33 @@ def _find_class(name: str, modules: tuple[str, ...]):
     return None
 
 
+class _OnlyModelInputs:
+    """Wrap a collator so extra keys it returns for other trainers (GKD's ``prompts``,
+    ``byte_offsets``) do not reach the model's forward; labels are untouched."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, examples):
+        batch = self.collator(examples)
+        return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "labels")}
+
+
+def _collator_trainer(model, tok, rows, out_dir, collator, **training_args):
+    """SFTTrainer with dataset preparation skipped and the given collator building labels."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from harness.adapters.sft_trainer import MessagesPath, _trainer_tokenizer_kwarg, sft_config_fields
+
+    extra = {"remove_unused_columns": False}
+    if "dataset_kwargs" in sft_config_fields():
+        extra["dataset_kwargs"] = {"skip_prepare_dataset": True}
+    args = MessagesPath().build_config(out_dir, None, **extra, **training_args)
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collator,
+                      **{_trainer_tokenizer_kwarg(): tok})
+
+
 class ChatMLCollatorPath(PathAdapter):
     path = "chatml_collator"
     shapes = ("conversation",)
@@ -50,10 +77,18 @@ class ChatMLCollatorPath(PathAdapter):
             return NotApplicable("this TRL has no DataCollatorForChatML (added in 0.11.0)")
         return None
 
+    def row(self, case, lt):
+        return {"messages": case.conversation}
+
+    def make_trainer(self, model, tok, rows, out_dir, max_length, **training_args):
+        """SFTTrainer training through this collator (used by the training check)."""
+        kwargs = {"tokenizer": tok} | ({"max_length": max_length} if max_length else {})
+        return _collator_trainer(model, tok, rows, out_dir, _OnlyModelInputs(self.collator_class()(**kwargs)),
+                                 **training_args)
+
     def encode_group(self, lt, cases, max_length):
         cls = self.collator_class()
         tok = working_copy(lt)
-        neighbour = neighbour_case(cases[0])
         out = {}
         with captured_warnings() as seen, frozen_clock():
             kwargs = {"tokenizer": tok}
@@ -61,7 +96,7 @@ class ChatMLCollatorPath(PathAdapter):
                 kwargs["max_length"] = max_length
             collator = cls(**kwargs)
             for case in cases:
-                batch = collator([{"messages": case.conversation}, neighbour])
+                batch = collator([{"messages": case.conversation}, neighbour_case(case)])
                 ids, labels, att = row_of_batch(batch, 0)
                 out[case.id] = self.make_encoding(lt, case, "last_assistant", ids, labels, att, seen, tok)
         return out
@@ -87,6 +122,18 @@ class CompletionOnlyCollatorPath(PathAdapter):
         if reason is None and case.shape == "string_pc" and not case.response_template:
             return NotApplicable(f"case {case.id} gives no response_template for string data")
         return reason
+
+    def row(self, case, lt):
+        text, template = self.texts_and_template(case, lt)
+        return {"text": text, "response_template": template}
+
+    def make_trainer(self, model, tok, rows, out_dir, max_length, **training_args):
+        """SFTTrainer on the text column with this collator masking everything before the response template."""
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        collator = self.collator_class()(response_template=rows[0]["response_template"], tokenizer=tok, mlm=False)
+        tokenized = [dict(tok(r["text"], add_special_tokens=False)) for r in rows]
+        return _collator_trainer(model, tok, tokenized, out_dir, _OnlyModelInputs(collator), **training_args)
 
     @staticmethod
     def texts_and_template(case, lt) -> tuple[str, str]:
@@ -123,3 +170,4 @@ class CompletionOnlyCollatorPath(PathAdapter):
                 ids, labels, att = row_of_batch(batch, 0)
                 out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen, tok)
         return out
+

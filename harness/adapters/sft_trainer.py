@@ -77,12 +77,12 @@ class SFTTrainerPath(PathAdapter):
     def scope(self, trainer) -> str:
         return "full"
 
-    def build_config(self, out_dir: str, max_length: int | None):
+    def build_config(self, out_dir: str, max_length: int | None, **training_args):
         from trl import SFTConfig
 
         fields = sft_config_fields()
         kw = {"output_dir": out_dir, "report_to": "none", "save_strategy": "no", "disable_tqdm": True,
-              "per_device_train_batch_size": 2, "bf16": False, "fp16": False, "seed": 0}
+              "per_device_train_batch_size": 2, "bf16": False, "fp16": False, "seed": 0, **training_args}
         if "shuffle_dataset" in fields:
             kw["shuffle_dataset"] = False
         length_field = "max_length" if "max_length" in fields else "max_seq_length"
@@ -95,18 +95,22 @@ class SFTTrainerPath(PathAdapter):
         kw.update({k: v for k, v in self.config.items() if k in fields})
         return SFTConfig(**{k: v for k, v in kw.items() if k in fields or k in _training_argument_fields()})
 
-    def encode_group(self, lt, cases, max_length):
+    def make_trainer(self, model, tok, rows: list[dict], out_dir: str, max_length: int | None, **training_args):
+        """The SFTTrainer a user would build for this path, on ``rows`` (dataset dicts from ``row``)."""
         from datasets import Dataset
         from trl import SFTTrainer
 
+        return SFTTrainer(model=model, args=self.build_config(out_dir, max_length, **training_args),
+                          train_dataset=Dataset.from_list(rows), **{_trainer_tokenizer_kwarg(): tok})
+
+    def encode_group(self, lt, cases, max_length):
         tok = working_copy(lt)
         rows = []
         for i, case in enumerate(cases):  # each case, then its neighbour under index -(i + 1)
             rows.append({**self.row(case, lt), CASE_COLUMN: i})
             rows.append({**self.neighbour_row(case, lt), CASE_COLUMN: -(i + 1)})
         with tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen, frozen_clock():
-            trainer = SFTTrainer(model=tiny_model(tok), args=self.build_config(tmp, max_length),
-                                 train_dataset=Dataset.from_list(rows), **{_trainer_tokenizer_kwarg(): tok})
+            trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length)
             prepared = trainer.train_dataset
             index = {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
             keep = [c for c in prepared.column_names if c in MODEL_COLUMNS]

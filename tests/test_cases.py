@@ -1,0 +1,88 @@
+"""Case files: the golden set loads, and a malformed file fails naming the file and the field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.cases import CaseError, load_case_file, load_cases
+
+REQUIRED_TAGS = {"single-turn", "system", "multi-turn", "empty", "whitespace", "unicode", "rtl", "truncation",
+                 "boundary-merge", "injection", "tutorial"}
+
+
+def test_golden_cases_load_and_cover_the_issue_list():
+    cases = load_cases()
+    assert len(cases) >= 25
+    tags = {t for c in cases for t in c.tags}
+    assert REQUIRED_TAGS <= tags, REQUIRED_TAGS - tags
+    assert any(c.shape == "string_pc" for c in cases) and any(c.shape == "conversation" for c in cases)
+    assert any(sum(m["role"] == "assistant" for m in (c.conversation or [])) == 3 for c in cases)
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    f = tmp_path / "bad.yaml"
+    f.write_text(textwrap.dedent(body), encoding="utf-8")
+    return f
+
+
+@pytest.mark.parametrize("body,field", [
+    ("""
+     cases:
+       - id: x
+         description: d
+         messages:
+           - {role: asistant, content: hi}
+     """, "cases[0] (id x).messages[0].role"),
+    ("""
+     cases:
+       - id: x
+         descripton: typo
+         messages: [{role: user, content: hi}]
+     """, "cases[0].descripton"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         prompt: "a"
+     """, "cases[0] (id x).completion"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         prompt: "a"
+         completion: [{role: assistant, content: b}]
+     """, "cases[0] (id x).completion"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         max_length: two
+         messages: [{role: user, content: hi}]
+     """, "cases[0] (id x).max_length"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         response_template: "### Response:"
+         prompt: "no template here"
+         completion: "b"
+     """, "cases[0] (id x).response_template"),
+    ("cases: {}\n", "cases: expected a top-level"),
+    ("cases: [\n", "not valid YAML"),
+])
+def test_malformed_case_names_file_and_field(tmp_path, body, field):
+    f = _write(tmp_path, body)
+    with pytest.raises(CaseError) as err:
+        load_case_file(f)
+    msg = str(err.value)
+    assert str(f) in msg and field in msg, msg
+
+
+def test_duplicate_ids_across_files(tmp_path):
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text("cases:\n  - {id: same, description: d, messages: [{role: user, content: x}]}\n")
+    with pytest.raises(CaseError, match="already defined"):
+        load_cases(tmp_path)
