@@ -38,32 +38,43 @@ def _listed(config, name, default):
     return values or list(default)
 
 
+def selected_combinations(config):
+    """(tokenizer, path, case) triples the options select, minus those ruled out by data shape alone."""
+    tokenizers = _listed(config, "--tokenizer", tokenizer_registry.default_ids())
+    paths = _listed(config, "--path", adapters.PATHS)
+    for p in paths:
+        try:
+            adapters.get(p)
+        except KeyError as exc:
+            raise pytest.UsageError(str(exc.args[0])) from None
+    out = []
+    for tid in tokenizers:
+        for path in paths:
+            adapter = adapters.get(path)
+            for case in load_cases():
+                if case.shape in adapter.shapes and case.allows_path(path):
+                    out.append((tid, path, case.id))
+    return out
+
+
 def pytest_generate_tests(metafunc):
+    if "snapshot_key" in metafunc.fixturenames:
+        combos = selected_combinations(metafunc.config)
+        metafunc.parametrize("snapshot_key", combos, ids=["~".join(c) for c in combos])
     if "conformance_item" not in metafunc.fixturenames:
         return
-    cfg = metafunc.config
-    tokenizers = _listed(cfg, "--tokenizer", tokenizer_registry.default_ids())
-    paths = _listed(cfg, "--path", adapters.PATHS)
-    for p in paths:
-        adapters.get(p)  # unknown path -> clear KeyError at collection
-    rules = _listed(cfg, "--rule", RULES)
+    rules = _listed(metafunc.config, "--rule", RULES)
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise pytest.UsageError(f"unknown rule(s) {unknown}; known: {', '.join(RULES)}")
     exps = expectations.load()
     versions = library_versions()
     params = []
-    for tid in tokenizers:
-        for path in paths:
-            adapter = adapters.get(path)
-            for case in load_cases():
-                if case.shape not in adapter.shapes or not case.allows_path(path):
-                    continue
-                for rid in rules:
-                    e = expectations.find(exps, rid, tid, path, case.id, versions)
-                    marks = [pytest.mark.xfail(strict=True, reason=f"known upstream: {e.reference}")] if e else []
-                    params.append(pytest.param((tid, path, case.id, rid), marks=marks,
-                                               id=f"{tid}/{path}/{case.id}/{rid}"))
+    for tid, path, case_id in selected_combinations(metafunc.config):
+        for rid in rules:
+            e = expectations.find(exps, rid, tid, path, case_id, versions)
+            marks = [pytest.mark.xfail(strict=True, reason=f"known upstream: {e.reference}")] if e else []
+            params.append(pytest.param((tid, path, case_id, rid), marks=marks, id=f"{tid}/{path}/{case_id}/{rid}"))
     metafunc.parametrize("conformance_item", params)
 
 

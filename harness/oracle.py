@@ -130,13 +130,36 @@ def string_oracle(case: Case, lt: LoadedTokenizer) -> Oracle:
                   None, {-1: eos_idx} if eos_idx is not None else {}, -1, notes)
 
 
-def _locate_contents(conv: list[dict], full: str, seg_ends: list[int | None],
+def _sentinel_span(tok, conv: list[dict], i: int, full: str) -> tuple[int, int] | None:
+    """Locate message ``i``'s content by rendering it replaced with a unique marker.
+
+    Everything the template writes before the content does not depend on the content, so the
+    marker's offset is the content's offset in the real render. This is robust to content that
+    also occurs inside scaffolding (``"a"`` inside ``assistant``) or typed template markers.
+    """
+    marker = f"\ue000SFTC{i}\ue001"
+    probe = [dict(m, content=marker) if k == i else m for k, m in enumerate(conv)]
+    try:
+        text = _render(tok, probe)
+    except Exception:  # noqa: BLE001 - templates may reject the probe; fall back to searching
+        return None
+    pos = text.find(marker)
+    if pos < 0 or text[:pos] != full[:pos]:
+        return None
+    content = conv[i]["content"]
+    for needle in (content, content.lstrip(), content.strip()):
+        if full.startswith(needle, pos):
+            return pos, pos + len(needle)
+    return None
+
+
+def _locate_contents(tok, conv: list[dict], full: str, seg_ends: list[int | None],
                      gen_prompts: dict[int, str]) -> list[tuple[int, int]]:
     """Character span of each message's content in the full render.
 
-    Non-system messages are located in order; system messages anywhere not yet taken
-    (Mistral folds the system prompt into the last user turn, Gemma into the first).
-    Templates that ``trim`` content are handled by searching the stripped text.
+    First by marker substitution (``_sentinel_span``); otherwise by searching: non-system
+    messages in order, system messages anywhere not yet taken (Mistral folds the system prompt
+    into the last user turn, Gemma into the first), stripped text for templates that ``trim``.
     """
     spans: list[tuple[int, int] | None] = [None] * len(conv)
     cursor = 0
@@ -152,14 +175,14 @@ def _locate_contents(conv: list[dict], full: str, seg_ends: list[int | None],
             [i for i, m in enumerate(conv) if m["role"] == "system"]
     for i in order:
         content = conv[i]["content"]
+        spans[i] = _sentinel_span(tok, conv, i, full) if content.strip() else None
         start = cursor if conv[i]["role"] != "system" else 0
         for needle in (content, content.strip()):
-            if not needle:
-                continue
+            if spans[i] is not None or not needle:
+                break
             pos = find(needle, start)
             if pos >= 0:
                 spans[i] = (pos, pos + len(needle))
-                break
         if spans[i] is None:  # empty content: an empty span right after its header
             gp = gen_prompts.get(i)
             head = find(gp, cursor) if gp else -1
@@ -207,7 +230,7 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
         if with_gen.startswith(without):
             gen_prompts[i] = with_gen[len(without):]
 
-    spans = _locate_contents(conv, full, seg_ends, gen_prompts)
+    spans = _locate_contents(tok, conv, full, seg_ends, gen_prompts)
     eot = lt.eot_token
     char_roles: list[tuple] = [None] * len(full)
 

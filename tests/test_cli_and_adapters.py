@@ -72,7 +72,7 @@ def test_missing_path_is_skipped_never_passed():
     if missing is None:
         pytest.skip("every path exists in this TRL")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    res = subprocess.run([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
+    res = subprocess.run([sys.executable, "-m", "pytest", "conformance/test_conformance.py", "-q", "-p", "no:cacheprovider",
                           "--tokenizer", "synthetic-chatml", "--path", missing, "--rule", "EOS-001,MASK-002"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert "passed" not in res.stdout.splitlines()[-1], res.stdout[-2000:]

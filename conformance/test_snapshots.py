@@ -1,0 +1,65 @@
+"""Tensor snapshots: one readable text file per (tokenizer, path, case) under ``snapshots/``.
+
+``pytest --snapshot-update`` regenerates them; unused ones are reported by syrupy. Taken
+with the newest TRL; older lines compare against the same files, so any behaviour change
+is a diff to explain (an expectation with a reference, or a finding).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from harness.encoding import NotApplicable
+from harness.snapshot_format import serialize
+from harness.tokenizer_registry import TokenizerUnavailable
+
+SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "snapshots"
+
+
+class EncodingSnapshot(SingleFileSnapshotExtension):
+    """``snapshots/<tokenizer>/<path>/<case>.txt``: directories mirror the key, not the test file."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "txt"
+
+    @classmethod
+    def _key(cls, test_location) -> list[str]:
+        m = re.search(r"\[(.+)\]$", test_location.snapshot_name)
+        return m.group(1).split("~") if m else [test_location.snapshot_name]
+
+    @classmethod
+    def dirname(cls, *, test_location) -> str:
+        return str(SNAPSHOT_DIR.joinpath(*cls._key(test_location)[:-1]))
+
+    @classmethod
+    def discovery_dirname(cls, *, test_location) -> str:
+        return str(SNAPSHOT_DIR)
+
+    @classmethod
+    def get_file_basename(cls, *, test_location, index) -> str:
+        return cls._key(test_location)[-1]
+
+    def owns_snapshot_collection(self, *, filepath, test_location) -> bool:
+        return self.is_snapshot_location(location=filepath) and Path(filepath).is_relative_to(SNAPSHOT_DIR)
+
+
+@pytest.fixture
+def encoding_snapshot(snapshot):
+    return snapshot.use_extension(EncodingSnapshot)
+
+
+def test_encoding_snapshot(snapshot_key, conformance_session, encoding_snapshot):
+    """Parametrized by conftest over the selected (tokenizer, path, case) triples."""
+    tid, path, case_id = snapshot_key
+    try:
+        lt = conformance_session.tokenizer(tid)
+    except TokenizerUnavailable as exc:
+        pytest.skip(f"NOT_EVALUATED: {exc}")
+    enc = conformance_session.encoding(tid, path, case_id)
+    if isinstance(enc, NotApplicable):
+        pytest.skip(f"NOT_APPLICABLE: {enc.reason}")
+    assert serialize(enc, lt.content_hash) == encoding_snapshot
