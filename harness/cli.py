@@ -185,9 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _keep_transformers_off_stderr():
+    """Transformers' per-load advisories would bury the table; adapters capture them per run."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_default_handler()
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = build_parser().parse_args(argv)
+    _keep_transformers_off_stderr()
     from harness.cases import CaseError
     from harness.expectations import ExpectationError
     from harness.tokenizer_registry import TokenizerUnavailable

@@ -1,8 +1,8 @@
 """Resolve a tokenizer spec (catalog id, synthetic id, local folder or Hub id) to a loaded tokenizer.
 
 Loaded once per process: tokenizers are expensive to load (Gemma 3: seconds) and TRL mutates
-them (it sets ``pad_token``), so callers get a pristine shared instance and adapters work on
-a ``copy.deepcopy``.
+them (it sets ``eos_token``/``pad_token``), so adapters borrow the shared instance through
+``adapters.base.lent_tokenizer``, which restores its state afterwards.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ class LoadedTokenizer:
     source: str
     family: str
     eot_token: str | None  # the token that ends an assistant turn in the chat template
+
+    def reload(self):
+        """A fresh instance of this tokenizer (same source), bypassing the process cache."""
+        return load.__wrapped__(self.id).tokenizer
 
     @property
     def has_chat_template(self) -> bool:
@@ -83,7 +87,10 @@ def derive_eot_token(tok) -> str | None:
 def _load_dir(path: str | Path):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path))
+    from harness.adapters.base import quiet_transformers
+
+    with quiet_transformers():
+        return AutoTokenizer.from_pretrained(str(path))
 
 
 @functools.lru_cache(maxsize=None)

@@ -66,11 +66,14 @@ class PathAdapter:
                 out[case.id] = reason
             else:
                 todo.append(case)
-        groups: dict[int | None, list[Case]] = {}
+        # One TRL run per (max_length, data shape): a dataset cannot mix string and message-list
+        # columns, and max_length is a trainer option.
+        groups: dict[tuple[int | None, str], list[Case]] = {}
         for case in todo:
-            groups.setdefault(case.max_length, []).append(case)
-        for max_length, group in groups.items():
-            out.update(self._encode_isolating_errors(lt, group, max_length))
+            groups.setdefault((case.max_length, case.shape), []).append(case)
+        with without_dataset_fingerprints(), quiet_transformers():
+            for (max_length, _), group in groups.items():
+                out.update(self._encode_isolating_errors(lt, group, max_length))
         return out
 
     def _encode_isolating_errors(self, lt, group, max_length):
@@ -126,8 +129,78 @@ def library_versions() -> dict:
 
 
 def working_copy(lt: LoadedTokenizer):
-    """TRL mutates tokenizers (pad token); every run gets its own copy."""
+    """An independent copy, for long-lived users (the training check); adapters use ``lent_tokenizer``."""
     return copy.deepcopy(lt.tokenizer)
+
+
+# The Rust tokenizer and the vocabulary/merges it was built from: large, never changed by TRL;
+# shared, not copied (growth of the vocabulary is detected separately).
+_SHARED_ATTRS = ("_tokenizer", "_vocab", "_merges")
+
+
+def _tokenizer_state(tok) -> dict:
+    """The Python-side state TRL may change (eos/pad token, chat template, padding side, init kwargs).
+
+    Copying this is milliseconds; ``copy.deepcopy`` of a 150k-vocab tokenizer is 0.7-2.6 s,
+    which, once per trainer, was a third of the suite's time.
+    """
+    return {k: (v if k in _SHARED_ATTRS else copy.deepcopy(v)) for k, v in vars(tok).items()}
+
+
+def _vocabulary_size(tok) -> int:
+    backend = getattr(tok, "_tokenizer", None)
+    if backend is not None and hasattr(backend, "get_vocab_size"):
+        return backend.get_vocab_size(with_added_tokens=True)
+    return len(tok)
+
+
+@contextlib.contextmanager
+def lent_tokenizer(lt: LoadedTokenizer):
+    """Lend the session's tokenizer to TRL for one run and put its state back afterwards.
+
+    TRL sets ``eos_token``/``pad_token`` and may replace ``chat_template``; those live in the
+    Python object and are restored. A run that grows the vocabulary (added tokens) cannot be
+    undone in place: the shared tokenizer is then replaced by a fresh load so no later run
+    sees the change.
+    """
+    tok = lt.tokenizer
+    saved = _tokenizer_state(tok)
+    size = _vocabulary_size(tok)
+    try:
+        yield tok
+    finally:
+        grown = _vocabulary_size(tok) != size
+        tok.__dict__.clear()
+        tok.__dict__.update(saved)
+        if grown:
+            lt.tokenizer = lt.reload()
+
+
+@contextlib.contextmanager
+def without_dataset_fingerprints():
+    """Skip ``datasets``' content fingerprinting during a run.
+
+    Every ``Dataset.map`` hashes its function with dill, and TRL's functions close over the
+    tokenizer, so each map pickled the whole vocabulary (214 of 336 s for one tokenizer).
+    Datasets here are in memory and never cached, so a random fingerprint changes nothing.
+    """
+    try:
+        import datasets.arrow_dataset as arrow_dataset
+        import datasets.fingerprint as fingerprint
+    except ImportError:
+        yield
+        return
+    def random_fingerprint(*args, **kwargs):
+        return fingerprint.generate_random_fingerprint()
+
+    patched = [(m, m.update_fingerprint) for m in (fingerprint, arrow_dataset) if hasattr(m, "update_fingerprint")]
+    for module, _ in patched:
+        module.update_fingerprint = random_fingerprint
+    try:
+        yield
+    finally:
+        for module, original in patched:
+            module.update_fingerprint = original
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,6 +244,21 @@ class _Collect(logging.Handler):
 
     def emit(self, record):
         self.messages.append(record.getMessage()[:400])
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Keep transformers' stderr handler quiet inside the block (warnings are still captured per run)."""
+    root = logging.getLogger("transformers")
+    streams = [h for h in root.handlers if isinstance(h, logging.StreamHandler)]
+    for h in streams:
+        root.removeHandler(h)
+    try:
+        yield
+    finally:
+        for h in streams:
+            if h not in root.handlers:
+                root.addHandler(h)
 
 
 @contextlib.contextmanager

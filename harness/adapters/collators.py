@@ -18,7 +18,7 @@ from harness.adapters.base import (
     captured_warnings,
     neighbour_case,
     row_of_batch,
-    working_copy,
+    lent_tokenizer,
 )
 from harness.clock import frozen_clock
 from harness.encoding import NotApplicable
@@ -88,9 +88,8 @@ class ChatMLCollatorPath(PathAdapter):
 
     def encode_group(self, lt, cases, max_length):
         cls = self.collator_class()
-        tok = working_copy(lt)
         out = {}
-        with captured_warnings() as seen, frozen_clock():
+        with lent_tokenizer(lt) as tok, captured_warnings() as seen, frozen_clock():
             kwargs = {"tokenizer": tok}
             if max_length is not None:
                 kwargs["max_length"] = max_length
@@ -152,11 +151,10 @@ class CompletionOnlyCollatorPath(PathAdapter):
 
     def encode_group(self, lt, cases, max_length):
         cls = self.collator_class()
-        tok = working_copy(lt)
-        if tok.pad_token is None:  # what every DataCollatorForCompletionOnlyLM tutorial does
-            tok.pad_token = tok.eos_token
         out = {}
-        with captured_warnings() as seen, frozen_clock():
+        with lent_tokenizer(lt) as tok, captured_warnings() as seen, frozen_clock():
+            if tok.pad_token is None:  # what every DataCollatorForCompletionOnlyLM tutorial does
+                tok.pad_token = tok.eos_token
             for case in cases:
                 text, template = self.texts_and_template(case, lt)
                 chat = case.shape == "conversation"

@@ -22,7 +22,7 @@ from harness.adapters.base import (
     neighbour_case,
     row_of_batch,
     tiny_model,
-    working_copy,
+    lent_tokenizer,
 )
 from harness.cases import Case
 from harness.clock import frozen_clock
@@ -104,12 +104,12 @@ class SFTTrainerPath(PathAdapter):
                           train_dataset=Dataset.from_list(rows), **{_trainer_tokenizer_kwarg(): tok})
 
     def encode_group(self, lt, cases, max_length):
-        tok = working_copy(lt)
         rows = []
         for i, case in enumerate(cases):  # each case, then its neighbour under index -(i + 1)
             rows.append({**self.row(case, lt), CASE_COLUMN: i})
             rows.append({**self.neighbour_row(case, lt), CASE_COLUMN: -(i + 1)})
-        with tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen, frozen_clock():
+        with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
+              frozen_clock()):
             trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length)
             prepared = trainer.train_dataset
             index = {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
