@@ -99,7 +99,26 @@ def pytest_runtest_logreport(report):
             OUTCOMES[report.outcome] += 1
 
 
+def unused_snapshot_files(config) -> list[str]:
+    """Snapshot files no selected (tokenizer, path, case) owns; only meaningful for an unfiltered run."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "snapshots"
+    owned = {root / tid / path / f"{case}.txt" for tid, path, case in selected_combinations(config)}
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.txt") if p not in owned)
+
+
 def pytest_terminal_summary(terminalreporter):
+    config = terminalreporter.config
+    ran_snapshots = any("test_encoding_snapshot" in r.nodeid for r in terminalreporter.stats.get("passed", []))
+    if ran_snapshots and not any(config.getoption(o) for o in ("--tokenizer", "--path")):
+        stale = unused_snapshot_files(config)
+        if stale:
+            terminalreporter.section("unused snapshots")
+            terminalreporter.write_line(f"{len(stale)} snapshot file(s) under snapshots/ belong to no selected "
+                                        "(tokenizer, path, case); delete them or restore their case:")
+            for name in stale[:50]:
+                terminalreporter.write_line(f"  {name}")
     if OUTCOMES:
         terminalreporter.section("sft-conformance verdicts")
         for key, n in sorted(OUTCOMES.items(), key=lambda kv: -kv[1]):

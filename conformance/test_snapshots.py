@@ -43,6 +43,12 @@ class EncodingSnapshot(SingleFileSnapshotExtension):
     def get_file_basename(cls, *, test_location, index) -> str:
         return cls._key(test_location)[-1]
 
+    @classmethod
+    def get_snapshot_name(cls, *, test_location, index=0) -> str:
+        """The case id: the same name discovery reads back from the file, so used files are not
+        reported (or deleted) as unused."""
+        return cls._key(test_location)[-1]
+
     def owns_snapshot_collection(self, *, filepath, test_location) -> bool:
         return self.is_snapshot_location(location=filepath) and Path(filepath).is_relative_to(SNAPSHOT_DIR)
 

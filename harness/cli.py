@@ -150,6 +150,15 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_expectations_update(args) -> int:
+    from harness import expectations_update
+
+    stats = expectations_update.run(args.reports, args.file)
+    for what, n in sorted(stats.items()):
+        print(f"{n:5d}  {what}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sft-conformance", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -179,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--colour", action="store_true", help="force colour")
     sh.add_argument("--rules", action="store_true", help="also print every rule's verdict")
 
+    ex = sub.add_parser("expectations", help="maintain conformance/expectations/trl.yaml")
+    ex_sub = ex.add_subparsers(dest="action", required=True)
+    up = ex_sub.add_parser("update", help="rewrite the file from JSON reports, keeping references")
+    up.add_argument("reports", nargs="+", help="JSON reports written by `sft-conformance run`")
+    up.add_argument("--file", help="expectations file (default conformance/expectations/trl.yaml)")
+    up.set_defaults(func=cmd_expectations_update)
+
     ls = sub.add_parser("list", help="list tokenizers, paths, rules or cases")
     ls.add_argument("what", choices=("tokenizers", "paths", "rules", "cases"))
     ls.set_defaults(func=cmd_list)
@@ -200,11 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     _keep_transformers_off_stderr()
     from harness.cases import CaseError
     from harness.expectations import ExpectationError
+    from harness.report import ReportError
     from harness.tokenizer_registry import TokenizerUnavailable
 
     try:
         return args.func(args)
-    except (CaseError, ExpectationError, TokenizerUnavailable, KeyError) as exc:
+    except (CaseError, ExpectationError, ReportError, TokenizerUnavailable, KeyError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
 

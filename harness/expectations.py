@@ -24,20 +24,35 @@ class ExpectationError(ValueError):
 
 @dataclass(frozen=True)
 class Expectation:
-    rule: str
-    tokenizer: str = "*"
-    path: str = "*"
-    case: str = "*"
+    """Globs are a string or a tuple of strings (any may match)."""
+
+    rule: str | tuple[str, ...]
+    tokenizer: str | tuple[str, ...] = "*"
+    path: str | tuple[str, ...] = "*"
+    case: str | tuple[str, ...] = "*"
     trl: str = ""
     transformers: str = ""
     reference: str = ""
 
     def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict) -> bool:
-        if not all(fnmatch.fnmatchcase(v, pat) for v, pat in
+        if not all(_glob_ok(v, pat) for v, pat in
                    ((rule, self.rule), (tokenizer, self.tokenizer), (path, self.path), (case, self.case))):
             return False
         return all(_version_ok(versions.get(lib), spec)
                    for lib, spec in (("trl", self.trl), ("transformers", self.transformers)) if spec)
+
+
+def _glob_ok(value: str, pattern: str | tuple[str, ...]) -> bool:
+    patterns = (pattern,) if isinstance(pattern, str) else pattern
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def _globs(where: str, key: str, value) -> str | tuple[str, ...]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ExpectationError(f"{where}.{key}: expected a glob string or a non-empty list of globs, got {value!r}")
 
 
 def _version_ok(installed: str | None, spec: str) -> bool:
@@ -72,8 +87,9 @@ def load(path: Path | None = None) -> list[Expectation]:
         unknown = set(e) - KEYS
         if unknown:
             raise ExpectationError(f"{where}.{sorted(unknown)[0]}: unknown field (allowed: {', '.join(sorted(KEYS))})")
-        if not isinstance(e.get("rule"), str):
+        if "rule" not in e:
             raise ExpectationError(f"{where}.rule: required (a rule id or glob)")
+        globs = {k: _globs(where, k, e.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")}
         ref = reference_of(e)
         if not ref:
             raise ExpectationError(f"{where}: needs an upstream reference (issue, pr or url) or a written reason")
@@ -85,8 +101,8 @@ def load(path: Path | None = None) -> list[Expectation]:
                     SpecifierSet(str(e[key]))
                 except Exception:  # noqa: BLE001
                     raise ExpectationError(f"{where}.{key}: not a version specifier: {e[key]!r}") from None
-        out.append(Expectation(e["rule"], str(e.get("tokenizer", "*")), str(e.get("path", "*")),
-                               str(e.get("case", "*")), str(e.get("trl", "")), str(e.get("transformers", "")), ref))
+        out.append(Expectation(globs["rule"], globs["tokenizer"], globs["path"], globs["case"],
+                               str(e.get("trl", "")), str(e.get("transformers", "")), ref))
     return out
 
 

@@ -175,7 +175,7 @@ def _locate_contents(tok, conv: list[dict], full: str, seg_ends: list[int | None
             [i for i, m in enumerate(conv) if m["role"] == "system"]
     for i in order:
         content = conv[i]["content"]
-        spans[i] = _sentinel_span(tok, conv, i, full) if content.strip() else None
+        spans[i] = _sentinel_span(tok, conv, i, full)
         start = cursor if conv[i]["role"] != "system" else 0
         for needle in (content, content.strip()):
             if spans[i] is not None or not needle:
@@ -192,6 +192,21 @@ def _locate_contents(tok, conv: list[dict], full: str, seg_ends: list[int | None
         if conv[i]["role"] != "system":
             cursor = spans[i][1]
     return spans
+
+
+def _special_strings(tok) -> list[str]:
+    """Added special tokens (``<|end|>``, ``<end_of_turn>``), longest first."""
+    return sorted((s for s, _ in tok.get_added_vocab().items() if s), key=len, reverse=True)
+
+
+def _turn_eot(full: str, start: int, end: int, eot: str | None, specials: list[str]) -> str | None:
+    """The token that ends the turn whose content ends at ``start``: ``eot`` when it occurs before
+    ``end``, otherwise a special token written right after the content, otherwise ``eot``."""
+    if eot and full.find(eot, start, end) >= 0:
+        return eot
+    gap = full[start:end]
+    rest = gap.lstrip()
+    return next((s for s in specials if rest.startswith(s)), eot)
 
 
 def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = None,
@@ -232,6 +247,8 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
 
     spans = _locate_contents(tok, conv, full, seg_ends, gen_prompts)
     eot = lt.eot_token
+    specials = _special_strings(tok)
+    turn_eots: dict[int, str | None] = {}
     char_roles: list[tuple] = [None] * len(full)
 
     def paint(a: int, b: int, msg: int, role: str) -> None:
@@ -246,19 +263,25 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
         nxt = order[rank + 1] if rank + 1 < len(order) else None
         gap_end = spans[nxt][0] if nxt is not None else len(full)
         split = seg_ends[i] if seg_ends[i] is not None and e <= seg_ends[i] <= gap_end else None
+        # The turn's end-of-turn token: the tokenizer's EOT if the template writes it here, else
+        # the first special token after the content (harmony ends non-final turns with <|end|>,
+        # the final one with <|return|>).
+        turn_eot = _turn_eot(full, e, split if split is not None else gap_end, eot, specials)
+        turn_eots[i] = turn_eot
         if split is None:  # no reliable prefix boundary: end this turn right after its EOT token
-            k = full.find(eot, e, gap_end) if eot else -1
-            split = k + len(eot) if k >= 0 else gap_end if nxt is None else e
+            k = full.find(turn_eot, e, gap_end) if turn_eot else -1
+            split = k + len(turn_eot) if k >= 0 else gap_end if nxt is None else e
             while nxt is not None and split < gap_end and full[split] in " \n":
                 split += 1
-        k = full.find(eot, e, split) if eot else -1
-        eot_end = k + len(eot) if k >= 0 else split
+        k = full.find(turn_eot, e, split) if turn_eot else -1
+        eot_end = k + len(turn_eot) if k >= 0 else split
         paint(e, eot_end, i, "eot")
         paint(eot_end, split, i, "sep")
         if nxt is not None:
             paint(split, gap_end, nxt, "header")
-            gp = gen_prompts.get(nxt)
-            if conv[nxt]["role"] == "assistant" and gp:
+            gp = gen_prompts.get(nxt)  # "" when the template has no generation prompt (Mistral, Llama-2):
+            # then everything after the previous turn is what the model generates, not a header.
+            if conv[nxt]["role"] == "assistant" and gp is not None:
                 head = full.find(gp, split, gap_end)
                 if head >= 0:
                     paint(head + len(gp), gap_end, nxt, "preamble")
@@ -274,12 +297,14 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
     terminators = {}
     for i, m in enumerate(conv):
         if m["role"] == "assistant":
-            idx = next((j for j, t in enumerate(tokens) if t.message == i and t.role == "eot" and t.id == eot_id),
+            want = turn_eots.get(i) or eot
+            want_id = tok.convert_tokens_to_ids(want) if want else None
+            idx = next((j for j, t in enumerate(tokens) if t.message == i and t.role == "eot" and t.id == want_id),
                        None)
             if idx is not None:
                 terminators[i] = idx
             else:
-                notes.append(f"assistant message {i} has no end-of-turn token {eot!r} in the render")
+                notes.append(f"assistant message {i} has no end-of-turn token {want!r} in the render")
     mixed = [i for i, t in enumerate(tokens) if t.role == MIXED]
     if mixed:
         notes.append("undecidable: token(s) " + ", ".join(f"{i} {tok.decode([tokens[i].id])!r}" for i in mixed)

@@ -48,10 +48,19 @@ def write(report: dict, path: Path) -> Path:
     return path
 
 
+class ReportError(ValueError):
+    """A report file that is missing, not JSON, or of another schema version; names the file."""
+
+
 def load(path: Path) -> dict:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such report file") from None
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{path}: not a JSON report ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise ReportError(f"{path}: schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}")
     return data
 
 

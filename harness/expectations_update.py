@@ -1,0 +1,131 @@
+"""Rewrite ``conformance/expectations/trl.yaml`` from JSON reports, keeping every reference written.
+
+Why: expectations are applied as ``xfail(strict=True)``, so a glob that also covers a passing
+case makes the suite fail (XPASS). After a run, this command makes the file say exactly what
+the reports observed:
+
+- an entry that matches failures is kept with its reference; if its globs also cover passing
+  verdicts it is split into exact (tokenizer list, case list) entries, each with the same
+  reference fields;
+- an entry that matches no failure in a report whose library versions it applies to is
+  dropped (the bug is fixed there; the strict XPASS already told you);
+- failures no entry covers become new entries marked ``reason: "untriaged: ..."``, grouped by
+  rule and path, for a human to replace with an issue/PR number or a written reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from harness import expectations as exp
+from harness import report as report_mod
+
+HEADER = """\
+# Known upstream behaviours, applied by the conformance suite as xfail(strict=True).
+# Each entry: rule / tokenizer / path / case (glob or list of globs), optional trl / transformers
+# version specifiers, and an upstream reference (issue, pr, url) or a written reason.
+# Regenerate narrowing/splitting with: sft-conformance expectations update REPORT.json...
+"""
+REF_KEYS = ("issue", "pr", "url", "reason", "note", "trl", "transformers")
+
+
+def _key_fields(entry: dict) -> exp.Expectation:
+    where = "entry"
+    return exp.Expectation(*(exp._globs(where, k, entry.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")),
+                           str(entry.get("trl", "")), str(entry.get("transformers", "")), "x")
+
+
+def _verdicts(reports: list[dict]):
+    """(rule, tokenizer, path, case) -> list of (status, versions) over all reports."""
+    out = defaultdict(list)
+    for rep in reports:
+        versions = rep["run_info"]["libraries"]
+        for r in rep["records"]:
+            out[(r["rule"], r["tokenizer"], r["path"], r["case"])].append((r["status"], versions))
+    return out
+
+
+def _case_pattern(cases: set[str], passes: set[str]):
+    """The shortest case glob covering ``cases`` and none of ``passes``: ``*``, then prefix globs
+    (``chat_*``), then the exact list."""
+    import fnmatch
+
+    prefixes = sorted({c.split("_", 1)[0] + "_*" for c in cases})
+    for cand in (["*"], prefixes):
+        if not any(fnmatch.fnmatchcase(p, g) for p in passes for g in cand):
+            return cand[0] if len(cand) == 1 else cand
+    return sorted(cases) if len(cases) > 1 else next(iter(cases))
+
+
+def _exact_entries(template: dict, keys: list[tuple], passing: set[tuple]) -> list[dict]:
+    """Entries covering exactly ``keys`` and no passing verdict: per (rule, path), tokenizers grouped
+    by the case glob chosen for them."""
+    by_rule_path = defaultdict(lambda: defaultdict(set))
+    for rule, tok, path, case in keys:
+        by_rule_path[(rule, path)][tok].add(case)
+    out = []
+    for (rule, path), cases_by_tok in sorted(by_rule_path.items()):
+        groups = defaultdict(list)
+        for tok, cases in sorted(cases_by_tok.items()):
+            passes = {c for (r, t, p, c) in passing if (r, t, p) == (rule, tok, path)}
+            pattern = _case_pattern(cases, passes)
+            groups[pattern if isinstance(pattern, str) else tuple(pattern)].append(tok)
+        for pattern, toks in sorted(groups.items(), key=lambda kv: kv[1]):
+            entry = {"rule": rule, "path": path, "tokenizer": toks if len(toks) > 1 else toks[0],
+                     "case": pattern if isinstance(pattern, str) else list(pattern)}
+            entry.update({k: template[k] for k in REF_KEYS if k in template})
+            out.append(entry)
+    return out
+
+
+def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
+    """New entry list and counts of what changed."""
+    verdicts = _verdicts(reports)
+    failing = {k for k, vs in verdicts.items() if any(s == "fail" for s, _ in vs)}
+    passing = {k for k, vs in verdicts.items() if any(s == "pass" for s, _ in vs)}
+    covered: set[tuple] = set()
+    out, stats = [], defaultdict(int)
+    for entry in entries:
+        e = _key_fields(entry)
+        matched = {k: [(s, v) for s, v in vs if e.matches(*k, v)] for k, vs in verdicts.items()}
+        matched = {k: vs for k, vs in matched.items() if vs}
+        fails = sorted(k for k, vs in matched.items() if any(s == "fail" for s, _ in vs))
+        over = any(s == "pass" for vs in matched.values() for s, _ in vs)
+        if not matched:  # about versions/tokenizers these reports did not run: keep as written
+            out.append(entry)
+            stats["kept (not exercised)"] += 1
+        elif not fails:
+            stats["dropped (no longer failing)"] += 1
+        elif over:
+            split = _exact_entries(entry, fails, passing)
+            out.extend(split)
+            stats["narrowed"] += 1
+        else:
+            out.append(entry)
+            stats["kept"] += 1
+        covered.update(fails)
+    new = sorted(failing - covered)
+    if new:
+        libs = reports[-1]["run_info"]["libraries"]
+        template = {"reason": f"untriaged: observed on trl {libs.get('trl')} / transformers "
+                              f"{libs.get('transformers')}; replace with an issue/pr number or a reason"}
+        added = _exact_entries(template, new, passing)
+        out.extend(added)
+        stats["added (untriaged)"] += len(added)
+    return out, dict(stats)
+
+
+def run(report_paths: list[str], file: Path | None = None) -> dict:
+    file = Path(file or exp.DEFAULT_FILE)
+    exp.load(file)  # validate what is there before rewriting it
+    raw = yaml.safe_load(file.read_text(encoding="utf-8")) if file.exists() else None
+    entries = (raw or {}).get("expectations", []) or []
+    reports = [report_mod.load(Path(p)) for p in report_paths]
+    new_entries, stats = update(entries, reports)
+    text = HEADER + yaml.safe_dump({"expectations": new_entries}, sort_keys=False, allow_unicode=True, width=110)
+    file.write_text(text, encoding="utf-8")
+    exp.load(file)
+    return stats

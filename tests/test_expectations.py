@@ -1,0 +1,94 @@
+"""Expectations file: validation with file/field errors, glob lists, and the update command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from harness import expectations as exp
+from harness import expectations_update
+from harness.cli import main
+
+VERSIONS = {"trl": "1.16.0", "transformers": "5.23.0"}
+
+
+def _write(tmp_path, entries) -> str:
+    p = tmp_path / "trl.yaml"
+    p.write_text(yaml.safe_dump({"expectations": entries}))
+    return p
+
+
+def test_entry_without_reference_names_file_and_index(tmp_path):
+    p = _write(tmp_path, [{"rule": "EOS-001"}])
+    with pytest.raises(exp.ExpectationError, match=r"trl\.yaml: expectations\[0\]: needs an upstream reference"):
+        exp.load(p)
+
+
+def test_unknown_field_is_named(tmp_path):
+    p = _write(tmp_path, [{"rule": "EOS-001", "issue": 1, "tokeniser": "x"}])
+    with pytest.raises(exp.ExpectationError, match=r"expectations\[0\]\.tokeniser: unknown field"):
+        exp.load(p)
+
+
+def test_bad_version_specifier_is_named(tmp_path):
+    p = _write(tmp_path, [{"rule": "EOS-001", "issue": 1, "trl": "newest"}])
+    with pytest.raises(exp.ExpectationError, match=r"expectations\[0\]\.trl: not a version specifier"):
+        exp.load(p)
+
+
+def test_glob_lists_and_version_conditions(tmp_path):
+    p = _write(tmp_path, [{"rule": "BOS-001", "tokenizer": ["llama3*", "gemma3"], "path": "text",
+                           "case": ["chat_*", "conv_*"], "trl": ">=1.0", "pr": 123}])
+    (e,) = exp.load(p)
+    assert e.matches("BOS-001", "llama3.1", "text", "chat_rtl", VERSIONS)
+    assert e.matches("BOS-001", "gemma3", "text", "conv_pc_single", VERSIONS)
+    assert not e.matches("BOS-001", "qwen3", "text", "chat_rtl", VERSIONS)
+    assert not e.matches("BOS-001", "gemma3", "text", "pc_plain", VERSIONS)
+    assert not e.matches("BOS-001", "gemma3", "text", "chat_rtl", {"trl": "0.19.1"})
+    assert e.reference == "pr 123"
+
+
+def _report(records):
+    return {"schema_version": 1, "run_info": {"libraries": VERSIONS},
+            "records": [dict(zip(("rule", "tokenizer", "path", "case", "status"), r)) for r in records]}
+
+
+def test_update_narrows_keeps_references_drops_fixed_and_adds_untriaged():
+    entries = [
+        {"rule": "BOS-001", "tokenizer": "*", "path": "text", "case": "*", "issue": 111},   # over-matches
+        {"rule": "EOS-001", "tokenizer": "a", "path": "text", "case": "*", "pr": 222},      # fixed now
+        {"rule": "GEN-001", "tokenizer": "zz", "path": "text", "case": "*", "pr": 333},     # not exercised
+    ]
+    rep = _report([
+        ("BOS-001", "a", "text", "chat_x", "fail"), ("BOS-001", "a", "text", "chat_y", "fail"),
+        ("BOS-001", "a", "text", "pc_x", "pass"), ("BOS-001", "b", "text", "chat_x", "pass"),
+        ("EOS-001", "a", "text", "chat_x", "pass"),
+        ("TOK-003", "a", "text", "chat_x", "fail"),
+    ])
+    out, stats = expectations_update.update(entries, [rep])
+    assert stats == {"narrowed": 1, "dropped (no longer failing)": 1, "kept (not exercised)": 1,
+                     "added (untriaged)": 1}
+    bos = [e for e in out if e["rule"] == "BOS-001"]
+    assert bos == [{"rule": "BOS-001", "path": "text", "tokenizer": "a", "case": "chat_*", "issue": 111}]
+    assert any(e["rule"] == "GEN-001" and e["pr"] == 333 for e in out)
+    new = [e for e in out if e["rule"] == "TOK-003"]
+    assert new and new[0]["reason"].startswith("untriaged")
+
+
+def test_update_command_rewrites_a_valid_file(tmp_path, capsys):
+    f = _write(tmp_path, [{"rule": "BOS-001", "path": "text", "issue": 7}])
+    rep = tmp_path / "r.json"
+    rep.write_text(json.dumps(_report([("BOS-001", "a", "text", "chat_x", "fail"),
+                                       ("BOS-001", "a", "text", "pc_x", "pass")])))
+    assert main(["expectations", "update", str(rep), "--file", str(f)]) == 0
+    (e,) = exp.load(f)
+    assert e.case == "chat_*" and e.reference == "issue 7"
+    assert "narrowed" in capsys.readouterr().out
+
+
+def test_update_with_a_missing_report_is_a_clear_error(tmp_path, capsys):
+    f = _write(tmp_path, [])
+    assert main(["expectations", "update", str(tmp_path / "nope.json"), "--file", str(f)]) == 2
+    assert "nope.json: no such report file" in capsys.readouterr().err
