@@ -101,13 +101,17 @@ class PathAdapter:
 
     def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok) -> Encoding:
         """Build the Encoding; ``tok`` is the working copy TRL used (its pad token may have been set)."""
-        return Encoding(
-            tokenizer_id=lt.id, path=self.path, case_id=case.id, loss_scope=scope,
-            input_ids=[int(x) for x in input_ids], labels=[int(x) for x in labels],
-            attention_mask=[int(x) for x in attention_mask],
-            tokens=[tok.decode([int(x)]) for x in input_ids], warnings=list(warnings_seen),
-            provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id},
-        )
+        from harness.timing import phase
+
+        with phase("assemble"):
+            ids = [int(x) for x in input_ids]
+            return Encoding(
+                tokenizer_id=lt.id, path=self.path, case_id=case.id, loss_scope=scope,
+                input_ids=ids, labels=[int(x) for x in labels],
+                attention_mask=[int(x) for x in attention_mask],
+                tokens=tok.batch_decode([[x] for x in ids]), warnings=list(warnings_seen),
+                provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id},
+            )
 
 
 def provenance(lt: LoadedTokenizer) -> dict:

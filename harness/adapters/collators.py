@@ -22,6 +22,7 @@ from harness.adapters.base import (
 )
 from harness.clock import frozen_clock
 from harness.encoding import NotApplicable
+from harness.timing import phase
 
 
 def _find_class(name: str, modules: tuple[str, ...]):
@@ -95,8 +96,9 @@ class ChatMLCollatorPath(PathAdapter):
                 kwargs["max_length"] = max_length
             collator = cls(**kwargs)
             for case in cases:
-                batch = collator([{"messages": case.conversation}, neighbour_case(case)])
-                ids, labels, att = row_of_batch(batch, 0)
+                with phase("collate"):
+                    batch = collator([{"messages": case.conversation}, neighbour_case(case)])
+                    ids, labels, att = row_of_batch(batch, 0)
                 out[case.id] = self.make_encoding(lt, case, "last_assistant", ids, labels, att, seen, tok)
         return out
 
@@ -163,9 +165,10 @@ class CompletionOnlyCollatorPath(PathAdapter):
                           else n["prompt"] + n["completion"] + (tok.eos_token or ""))
                 enc = [tok(t, add_special_tokens=not chat, truncation=max_length is not None,
                            max_length=max_length) for t in (text, n_text)]
-                collator = cls(response_template=template, tokenizer=tok, mlm=False)
-                batch = collator([{k: e[k] for k in ("input_ids", "attention_mask")} for e in enc])
-                ids, labels, att = row_of_batch(batch, 0)
+                with phase("collate"):
+                    collator = cls(response_template=template, tokenizer=tok, mlm=False)
+                    batch = collator([{k: e[k] for k in ("input_ids", "attention_mask")} for e in enc])
+                    ids, labels, att = row_of_batch(batch, 0)
                 out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen, tok)
         return out
 

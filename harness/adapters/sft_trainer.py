@@ -27,6 +27,7 @@ from harness.adapters.base import (
 from harness.cases import Case
 from harness.clock import frozen_clock
 from harness.encoding import NotApplicable
+from harness.timing import phase
 from harness.tokenizer_registry import LoadedTokenizer
 
 CASE_COLUMN = "sft_conformance_case_index"
@@ -110,7 +111,8 @@ class SFTTrainerPath(PathAdapter):
             rows.append({**self.neighbour_row(case, lt), CASE_COLUMN: -(i + 1)})
         with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
               frozen_clock()):
-            trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length)
+            with phase("trl_prepare"):
+                trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length)
             prepared = trainer.train_dataset
             index = {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
             keep = [c for c in prepared.column_names if c in MODEL_COLUMNS]
@@ -121,8 +123,9 @@ class SFTTrainerPath(PathAdapter):
                 if i not in index:
                     out[case.id] = self.dropped(lt, case, scope, seen)
                     continue
-                batch_rows = [prepared[index[j]] for j in (i, -(i + 1)) if j in index]
-                ids, labels, att = row_of_batch(trainer.data_collator(batch_rows), 0)
+                with phase("collate"):
+                    batch_rows = [prepared[index[j]] for j in (i, -(i + 1)) if j in index]
+                    ids, labels, att = row_of_batch(trainer.data_collator(batch_rows), 0)
                 out[case.id] = self.make_encoding(lt, case, scope, ids, labels, att, seen, tok)
         return out
 

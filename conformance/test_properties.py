@@ -1,0 +1,113 @@
+"""Property-based conformance: generated examples through TRL's real code, on every path.
+
+For each path, hypothesis draws a tokenizer from a representative set (synthetic edge cases
+plus real template families that are provisioned) and an example of the path's data shape,
+runs the installed TRL, and checks:
+
+- labels are -100 or equal to input_ids (never shifted, never another id);
+- every rule's verdict is PASS / NOT_APPLICABLE / UNDECIDABLE, or a FAIL that
+  ``conformance/expectations/trl.yaml`` already records for this tokenizer and path (the
+  generated case ids ``chat_hypothesis`` / ``pc_hypothesis`` match the ``chat_*`` / ``pc_*`` globs);
+- masks do not depend on padding side: right- and left-padded collation train the same tokens.
+
+A shrunk counterexample is printed token by token (``sft-conformance show`` layout) with its
+oracle roles. Profiles: HYPOTHESIS_PROFILE=dev|ci|nightly (see the root conftest.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+
+from conformance.rules import RULES, Context
+from conformance.strategies import conversation_cases, prompt_completion_cases
+from harness import adapters, expectations, tokenizer_registry
+from harness.adapters.base import library_versions
+from harness.cases import load_cases
+from harness.encoding import FAIL, IGNORE_INDEX, NotApplicable
+from harness.oracle import OracleError, oracle_for
+from harness.show import render
+
+CANDIDATES = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-eot-ne-eos", "synthetic-double-bos",
+              "synthetic-no-template", "qwen3", "llama3", "gemma3", "mistral-v3", "phi3", "gpt-oss")
+
+
+def _available() -> list[str]:
+    out = []
+    for tid in CANDIDATES:
+        try:
+            tokenizer_registry.load(tid)
+            out.append(tid)
+        except tokenizer_registry.TokenizerUnavailable:
+            pass
+    return out
+
+
+TOKENIZERS = _available()
+EXPECTATIONS = expectations.load()
+GOLDEN = load_cases()
+
+
+def _case_strategy(path: str, specials):
+    shapes = adapters.get(path).shapes
+    options = []
+    if "string_pc" in shapes:
+        options.append(prompt_completion_cases(specials))
+    if "conversation" in shapes:
+        options.append(conversation_cases(specials))
+    return st.one_of(options)
+
+
+def _explain(enc, orc) -> str:
+    roles = None
+    if not isinstance(orc, OracleError) and len(orc.tokens) <= len(enc.input_ids):
+        roles = [f"{t.role}@{t.message}" if t.message is not None else t.role for t in orc.tokens]
+        roles += [""] * (len(enc.input_ids) - len(roles))
+    return render(enc, colour=False, roles=roles)
+
+
+def _check(path: str, tid: str, case):
+    lt = tokenizer_registry.load(tid)
+    adapter = adapters.get(path)
+    result = adapter.encode(lt, [case])[case.id]
+    assume(not isinstance(result, NotApplicable) and result.ok)
+    enc = result
+    orc = oracle_for(case, lt)
+    note(_explain(enc, orc))
+    bad = [p for p, (i, lab) in enumerate(zip(enc.input_ids, enc.labels)) if lab not in (IGNORE_INDEX, i)]
+    assert not bad, f"labels neither -100 nor input_ids at positions {bad[:8]}"
+    ctx = Context(enc, orc, case, decode=lt.tokenizer.decode)
+    failures = []
+    for rule in RULES.values():
+        v = rule(ctx)
+        if v.status == FAIL and not _known(rule.id, tid, path, case):
+            failures.append(f"{rule.id}: {v.message}")
+    assert not failures, "; ".join(failures)
+
+
+def _known(rule_id: str, tid: str, path: str, case) -> bool:
+    """A FAIL is known when an expectation records this rule on this tokenizer and path for a
+    golden case of the same shape (expectation case lists name golden cases, not generated ones)."""
+    versions = library_versions()
+    return any(expectations.find(EXPECTATIONS, rule_id, tid, path, c.id, versions)
+               for c in GOLDEN if c.shape == case.shape)
+
+
+def _specials(tid: str) -> tuple[str, ...]:
+    return tuple(tokenizer_registry.load(tid).tokenizer.all_special_tokens)
+
+
+@pytest.mark.parametrize("path", [p for p in adapters.PATHS if adapters.get(p).available() is None])
+@settings(suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_generated_examples_conform(path, data):
+    tid = data.draw(st.sampled_from(TOKENIZERS), label="tokenizer")
+    case = data.draw(_case_strategy(path, _specials(tid)), label="case")
+    try:
+        orc_ok = not isinstance(oracle_for(case, tokenizer_registry.load(tid)), OracleError)
+    except OracleError:
+        orc_ok = False
+    assume(orc_ok)
+    _check(path, tid, case)

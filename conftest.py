@@ -1,0 +1,15 @@
+"""Repository-wide pytest setup: hypothesis profiles, chosen with HYPOTHESIS_PROFILE.
+
+dev (default, fast), ci (what .ci/run uses), nightly (many examples, the GPU job). Examples are
+derandomized in ci so a CI run is reproducible; nightly explores new inputs every night.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+settings.register_profile("dev", max_examples=8, **_COMMON)
+settings.register_profile("ci", max_examples=20, derandomize=True, print_blob=True, **_COMMON)
+settings.register_profile("nightly", max_examples=300, print_blob=True, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

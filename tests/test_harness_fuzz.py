@@ -1,0 +1,62 @@
+"""Fuzz the harness itself (not TRL): generated conversations and prompt/completion pairs.
+
+For every generated example on the synthetic tokenizers the oracle either answers or raises
+``OracleError`` (never another exception); the correct encoding built from it passes every
+rule (no FAIL the encoding does not contain); and seeded bugs are still caught: dropping the
+final end-of-turn token fails EOS-001, unmasking the prompt fails MASK-002.
+"""
+
+from __future__ import annotations
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from conformance.rules import RULES, Context
+from conformance.strategies import conversation_cases, prompt_completion_cases
+from harness import seeding, tokenizer_registry
+from harness.encoding import FAIL
+from harness.oracle import OracleError, oracle_for
+
+TOKENIZERS = ("synthetic-chatml", "synthetic-eot-ne-eos", "synthetic-double-bos", "synthetic-pad-eq-eos")
+
+
+def _setup(tid, case, scope):
+    lt = tokenizer_registry.load(tid)
+    try:
+        orc = oracle_for(case, lt)
+    except OracleError:
+        assume(False)
+    assume(not orc.notes or all("undecidable" not in n for n in orc.notes))
+    pad = lt.tokenizer.pad_token_id if lt.tokenizer.pad_token_id is not None else 0
+    enc = seeding.reference_encoding(orc, scope, pad_id=pad, decode=lt.tokenizer.decode)
+    return lt, orc, enc
+
+
+def _fails(lt, orc, case, enc) -> dict[str, str]:
+    ctx = Context(enc, orc, case, decode=lt.tokenizer.decode)
+    out = {}
+    for rule in RULES.values():
+        v = rule(ctx)
+        if v.status == FAIL:
+            out[rule.id] = v.message
+    return out
+
+
+@given(tid=st.sampled_from(TOKENIZERS), case=st.one_of(conversation_cases(), prompt_completion_cases()),
+       scope=st.sampled_from(["completion", "assistant", "full"]))
+def test_correct_encoding_never_reported_failing(tid, case, scope):
+    assume(not (scope == "assistant" and case.shape == "string_pc"))
+    lt, orc, enc = _setup(tid, case, scope)
+    assert _fails(lt, orc, case, enc) == {}
+
+
+@given(tid=st.sampled_from(TOKENIZERS), case=st.one_of(conversation_cases(), prompt_completion_cases()))
+def test_seeded_bugs_still_caught_on_generated_examples(tid, case):
+    lt, orc, enc = _setup(tid, case, "completion")
+    final = orc.final_message if orc.view == "chat" else None
+    assume(orc.view == "string" or orc.terminators.get(final) is not None)
+    assert "EOS-001" in _fails(lt, orc, case, seeding.drop_eos(enc, orc))
+    prompt_tokens = [t for t in orc.tokens if t.role in ("prompt", "content") and
+                     (orc.view == "string" or t.message != final)]
+    assume(prompt_tokens)
+    assert "MASK-002" in _fails(lt, orc, case, seeding.unmask_prompt(enc, orc))
