@@ -159,6 +159,14 @@ def cmd_expectations_update(args) -> int:
     return 0
 
 
+def cmd_matrix(args) -> int:
+    from harness import matrix
+
+    data = matrix.run(args.reports, args.markdown, args.html)
+    print(f"{len(data['rows'])} TRL line(s), {len(data['findings'])} finding group(s) -> {args.markdown}, {args.html}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sft-conformance", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -194,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("reports", nargs="+", help="JSON reports written by `sft-conformance run`")
     up.add_argument("--file", help="expectations file (default conformance/expectations/trl.yaml)")
     up.set_defaults(func=cmd_expectations_update)
+
+    mx = sub.add_parser("matrix", help="merge JSON reports of several TRL lines into one table")
+    mx.add_argument("reports", nargs="+", help="report paths or globs (e.g. 'reports/trl-*.json')")
+    mx.add_argument("--markdown", default="conformance/MATRIX.md")
+    mx.add_argument("--html", default="reports/matrix.html")
+    mx.set_defaults(func=cmd_matrix)
 
     ls = sub.add_parser("list", help="list tokenizers, paths, rules or cases")
     ls.add_argument("what", choices=("tokenizers", "paths", "rules", "cases"))

@@ -81,11 +81,56 @@ def _exact_entries(template: dict, keys: list[tuple], passing: set[tuple]) -> li
     return out
 
 
+def _runs(key_versions: dict[str, str], order: list[str]) -> list[str]:
+    """TRL specifiers covering exactly the versions where a key fails, among the versions where it
+    was judged: one ``>=first[,<next]`` per contiguous run of failing versions ("" = always)."""
+    judged = [v for v in order if v in key_versions]
+    if all(key_versions[v] == "fail" for v in judged):
+        return [""]
+    specs, i = [], 0
+    while i < len(judged):
+        if key_versions[judged[i]] != "fail":
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(judged) and key_versions[judged[j + 1]] == "fail":
+            j += 1
+        lower = f">={judged[i]}" if i > 0 else ""
+        upper = f"<{judged[j + 1]}" if j + 1 < len(judged) else ""
+        specs.append(",".join(x for x in (lower, upper) if x))
+        i = j + 1
+    return specs
+
+
+def _split(template: dict, fails: list[tuple], statuses: dict, order: list[str]) -> list[dict]:
+    """Exact entries for ``fails``, with trl conditions where other TRL versions pass."""
+    by_spec: dict[str, list[tuple]] = defaultdict(list)
+    for key in fails:
+        for spec in _runs(statuses[key], order):
+            by_spec[spec].append(key)
+    out = []
+    for spec, keys in sorted(by_spec.items()):
+        from packaging.specifiers import SpecifierSet
+
+        inside = SpecifierSet(spec) if spec else None
+        passing = {k for k, per in statuses.items()
+                   if any(st == "pass" and (inside is None or v in inside) for v, st in per.items())}
+        tmpl = dict(template)
+        if spec:
+            tmpl["trl"] = spec
+        out.extend(_exact_entries(tmpl, keys, passing))
+    return out
+
+
 def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
-    """New entry list and counts of what changed."""
+    """New entry list and counts of what changed. Several reports (one per TRL line) give
+    entries trl conditions where a key fails on some lines and passes on others."""
+    from packaging.version import Version
+
     verdicts = _verdicts(reports)
-    failing = {k for k, vs in verdicts.items() if any(s == "fail" for s, _ in vs)}
-    passing = {k for k, vs in verdicts.items() if any(s == "pass" for s, _ in vs)}
+    statuses = {k: {v.get("trl") or "0": s for s, v in vs if s in ("pass", "fail")} for k, vs in verdicts.items()}
+    order = sorted({r["run_info"]["libraries"].get("trl") or "0" for r in reports}, key=Version)
+    failing = {k for k, per in statuses.items() if "fail" in per.values()}
     covered: set[tuple] = set()
     out, stats = [], defaultdict(int)
     for entry in entries:
@@ -100,8 +145,7 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
         elif not fails:
             stats["dropped (no longer failing)"] += 1
         elif over:
-            split = _exact_entries(entry, fails, passing)
-            out.extend(split)
+            out.extend(_split(entry, fails, statuses, order))
             stats["narrowed"] += 1
         else:
             out.append(entry)
@@ -110,9 +154,9 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
     new = sorted(failing - covered)
     if new:
         libs = reports[-1]["run_info"]["libraries"]
-        template = {"reason": f"untriaged: observed on trl {libs.get('trl')} / transformers "
+        template = {"reason": f"untriaged: observed on trl {', '.join(order)} / transformers "
                               f"{libs.get('transformers')}; replace with an issue/pr number or a reason"}
-        added = _exact_entries(template, new, passing)
+        added = _split(template, new, statuses, order)
         out.extend(added)
         stats["added (untriaged)"] += len(added)
     return out, dict(stats)

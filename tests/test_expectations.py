@@ -92,3 +92,21 @@ def test_update_with_a_missing_report_is_a_clear_error(tmp_path, capsys):
     f = _write(tmp_path, [])
     assert main(["expectations", "update", str(tmp_path / "nope.json"), "--file", str(f)]) == 2
     assert "nope.json: no such report file" in capsys.readouterr().err
+
+
+def test_update_adds_trl_conditions_from_reports_of_several_lines():
+    def rep(trl, status_a, status_b):
+        r = _report([("EOS-002", "t", "prompt_completion", "pc_a", status_a),
+                     ("MASK-002", "t", "prompt_completion", "pc_b", status_b)])
+        r["run_info"] = {"libraries": {"trl": trl, "transformers": "5.23.0"}}
+        return r
+
+    reports = [rep("1.0.0", "fail", "pass"), rep("1.9.0", "fail", "pass"), rep("1.16.0", "pass", "fail")]
+    out, _ = expectations_update.update([], reports)
+    by_rule = {e["rule"]: e for e in out}
+    assert by_rule["EOS-002"]["trl"] == "<1.16.0"
+    assert by_rule["MASK-002"]["trl"] == ">=1.16.0"
+    for e in out:
+        exp_entry = expectations_update._key_fields(e)
+        assert exp_entry.matches(e["rule"], "t", "prompt_completion", e["case"], {"trl": "1.16.0"}) == \
+            (e["rule"] == "MASK-002")

@@ -1,0 +1,127 @@
+"""Merge the JSON reports of several environments (one per TRL line) into one table.
+
+Rows are TRL versions (with their transformers version); columns are path x rule family;
+a cell counts pass / fail / xfail / n.a. verdicts. Below the table, every finding (a rule
+failing on a tokenizer, path and case in some line) with its first bad and first good release
+among the lines run, grouped by (rule, path) so the list stays readable.
+"""
+
+from __future__ import annotations
+
+import glob
+import html
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from harness import report as report_mod
+
+SYMBOLS = (("pass", "✓"), ("fail", "✗"), ("xfail", "x"), ("xpass", "XPASS"), ("undecidable", "?"))
+
+
+def load_reports(patterns: list[str]) -> list[dict]:
+    """Reports from paths or globs, ordered by TRL version."""
+    from packaging.version import Version
+
+    paths = sorted({p for pat in patterns for p in (glob.glob(pat) or [pat])})
+    reports = [report_mod.load(Path(p)) for p in paths]
+    if not reports:
+        raise report_mod.ReportError("no reports given")
+    return sorted(reports, key=lambda r: Version(r["run_info"]["libraries"].get("trl") or "0"))
+
+
+def _family(rule: str) -> str:
+    return rule.split("-")[0]
+
+
+def build(reports: list[dict]) -> dict:
+    """Rows, columns, cells and findings as plain data (rendered by ``markdown``/``html_page``)."""
+    from packaging.version import Version
+
+    rows, cells, columns = [], {}, set()
+    timeline: dict[tuple, dict[str, str]] = defaultdict(dict)
+    for rep in reports:
+        libs = rep["run_info"]["libraries"]
+        row = f"trl {libs.get('trl')} (transformers {libs.get('transformers')})"
+        rows.append(row)
+        counts: dict[tuple, Counter] = defaultdict(Counter)
+        for rec in rep["records"]:
+            col = (rec["path"], _family(rec["rule"]))
+            columns.add(col)
+            counts[col][report_mod.effective_status(rec)] += 1
+            if rec["status"] in ("pass", "fail"):
+                timeline[(rec["rule"], rec["path"], rec["tokenizer"], rec["case"])][libs.get("trl")] = rec["status"]
+        for col, c in counts.items():
+            cells[(row, col)] = c
+    order = [r["run_info"]["libraries"].get("trl") for r in reports]
+    groups: dict[tuple, list] = defaultdict(list)
+    for (rule, path, tok, case), per in timeline.items():
+        if "fail" not in per.values():
+            continue
+        judged = [v for v in order if v in per]
+        first_bad = next(v for v in judged if per[v] == "fail")
+        later_good = [v for v in judged if Version(v) > Version(first_bad) and per[v] == "pass"]
+        groups[(rule, path, first_bad, later_good[0] if later_good else None)].append(f"{tok}/{case}")
+    findings = [{"rule": r, "path": p, "first_bad": b, "first_good": g, "count": len(items),
+                 "examples": sorted(items)[:4]} for (r, p, b, g), items in sorted(groups.items())]
+    return {"rows": rows, "columns": sorted(columns), "cells": cells, "findings": findings}
+
+
+def _cell_text(c: Counter | None) -> str:
+    if not c:
+        return ""
+    parts = [f"{c[k]}{sym}" for k, sym in SYMBOLS if c.get(k)]
+    return " ".join(parts) if parts else "n.a."
+
+
+def markdown(data: dict) -> str:
+    cols = data["columns"]
+    lines = ["# Conformance matrix", "",
+             "Cells: ✓ pass, ✗ fail, x known upstream (expectation), ? undecidable, n.a. not applicable.", "",
+             "| TRL | " + " | ".join(f"{p} {f}" for p, f in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for row in data["rows"]:
+        lines.append(f"| {row} | " + " | ".join(_cell_text(data["cells"].get((row, c))) for c in cols) + " |")
+    lines += ["", "## Findings (first bad / first good release among the lines run)", "",
+              "| rule | path | first bad | first good | cases | examples |", "|---|---|---|---|---|---|"]
+    for f in data["findings"]:
+        lines.append(f"| {f['rule']} | {f['path']} | {f['first_bad']} | {f['first_good'] or 'not fixed'} | "
+                     f"{f['count']} | {', '.join(f['examples'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def html_page(data: dict) -> str:
+    """Self-contained HTML (inline CSS, no network assets)."""
+    cols = data["columns"]
+    esc = html.escape
+    head = "".join(f"<th>{esc(p)}<br>{esc(f)}</th>" for p, f in cols)
+    body = []
+    for row in data["rows"]:
+        tds = []
+        for c in cols:
+            cell = data["cells"].get((row, c))
+            cls = "fail" if cell and cell.get("fail") else "xfail" if cell and cell.get("xfail") else "ok"
+            tds.append(f'<td class="{cls}">{esc(_cell_text(cell))}</td>')
+        body.append(f"<tr><th>{esc(row)}</th>{''.join(tds)}</tr>")
+    finds = "".join(
+        f"<tr><td>{esc(f['rule'])}</td><td>{esc(f['path'])}</td><td>{esc(f['first_bad'])}</td>"
+        f"<td>{esc(f['first_good'] or 'not fixed')}</td><td>{f['count']}</td>"
+        f"<td>{esc(', '.join(f['examples']))}</td></tr>" for f in data["findings"])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>sft-conformance matrix</title>
+<style>body{{font-family:sans-serif;font-size:13px}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 6px;white-space:nowrap}}td.fail{{background:#fdd}}
+td.xfail{{background:#ffe9c6}}td.ok{{background:#e9f7e9}}</style></head><body>
+<h1>Conformance matrix</h1><table id="matrix"><tr><th>TRL</th>{head}</tr>{''.join(body)}</table>
+<h2>Findings</h2><table id="findings"><tr><th>rule</th><th>path</th><th>first bad</th><th>first good</th>
+<th>cases</th><th>examples</th></tr>{finds}</table></body></html>
+"""
+
+
+def run(patterns: list[str], markdown_path: str | None, html_path: str | None) -> dict:
+    data = build(load_reports(patterns))
+    if markdown_path:
+        Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(markdown_path).write_text(markdown(data), encoding="utf-8")
+    if html_path:
+        Path(html_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(html_path).write_text(html_page(data), encoding="utf-8")
+    return data
