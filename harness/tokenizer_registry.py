@@ -90,7 +90,13 @@ def _load_dir(path: str | Path):
     from harness.adapters.base import quiet_transformers
 
     with quiet_transformers():
-        return AutoTokenizer.from_pretrained(str(path))
+        tok = AutoTokenizer.from_pretrained(str(path))
+    template_file = Path(path) / "chat_template.jinja"
+    if not tok.chat_template and template_file.is_file():
+        # transformers < 4.47 reads the template only from tokenizer_config.json; later releases
+        # (and our provisioned folders) keep it in chat_template.jinja beside it.
+        tok.chat_template = template_file.read_text(encoding="utf-8")
+    return tok
 
 
 @functools.lru_cache(maxsize=None)

@@ -111,10 +111,8 @@ class SFTTrainerPath(PathAdapter):
             rows.append({**self.neighbour_row(case, lt), CASE_COLUMN: -(i + 1)})
         with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
               frozen_clock()):
-            with phase("trl_prepare"):
-                trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length)
+            trainer, index = self._prepare(tok, rows, tmp, max_length)
             prepared = trainer.train_dataset
-            index = {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
             keep = [c for c in prepared.column_names if c in MODEL_COLUMNS]
             prepared = prepared.select_columns(keep)
             scope = self.scope(trainer)
@@ -128,6 +126,39 @@ class SFTTrainerPath(PathAdapter):
                     ids, labels, att = row_of_batch(trainer.data_collator(batch_rows), 0)
                 out[case.id] = self.make_encoding(lt, case, scope, ids, labels, att, seen, tok)
         return out
+
+    def _prepare(self, tok, rows, tmp, max_length):
+        """Build the trainer; map prepared rows back to cases.
+
+        Newer TRL keeps extra columns, so an index column says which row is which (and which
+        were dropped). Older releases detect the data format from the exact column set or
+        drop unknown columns; there the rows go in without the index column and are mapped by
+        position, which TRL preserves (no shuffling, packing off) when none is dropped.
+        Releases whose SFTConfig has no ``pad_token`` (before 0.16) cannot pad with a tokenizer
+        that has none; there the tokenizer gets ``pad_token = eos_token``, the step those
+        releases' documentation tells users to take.
+        """
+        if "pad_token" not in sft_config_fields() and tok.pad_token is None and tok.eos_token is not None:
+            tok.pad_token = tok.eos_token
+        plain = [{k: v for k, v in r.items() if k != CASE_COLUMN} for r in rows]
+        error = None
+        for data in (rows, plain):
+            try:
+                with phase("trl_prepare"):
+                    trainer = self.make_trainer(tiny_model(tok), tok, data, tmp, max_length)
+            except Exception as exc:  # noqa: BLE001 - try the next way a user of this release would do it
+                error = exc
+                continue
+            prepared = trainer.train_dataset
+            if CASE_COLUMN in prepared.column_names:
+                return trainer, {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
+            if data is rows:  # the index column was dropped: retry without it to map by position
+                continue
+            if len(prepared) != len(rows):
+                raise RuntimeError(f"this TRL dropped {len(rows) - len(prepared)} of {len(rows)} rows and keeps "
+                                   "no index column, so rows cannot be matched to cases")
+            return trainer, {int(r[CASE_COLUMN]): k for k, r in enumerate(rows)}
+        raise error
 
     def dropped(self, lt, case, scope, seen):
         from harness.encoding import Encoding
