@@ -58,9 +58,9 @@ def _collator_trainer(model, tok, rows, out_dir, collator, **training_args):
     extra = {"remove_unused_columns": False}
     if "dataset_kwargs" in sft_config_fields():
         extra["dataset_kwargs"] = {"skip_prepare_dataset": True}
-    args = MessagesPath().build_config(out_dir, None, **extra, **training_args)
+    args, options = MessagesPath().build_config(out_dir, None, **extra, **training_args)
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collator,
-                      **{_trainer_tokenizer_kwarg(): tok})
+                      **options, **{_trainer_tokenizer_kwarg(): tok})
 
 
 class ChatMLCollatorPath(PathAdapter):

@@ -44,6 +44,17 @@ def sft_config_fields() -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(SFTConfig))
 
 
+@functools.lru_cache(maxsize=1)
+def _trainer_init_params() -> frozenset[str]:
+    import inspect
+
+    try:
+        from trl import SFTTrainer
+    except ImportError:
+        return frozenset()
+    return frozenset(inspect.signature(SFTTrainer.__init__).parameters)
+
+
 def _trainer_tokenizer_kwarg() -> str:
     import inspect
 
@@ -61,11 +72,12 @@ class SFTTrainerPath(PathAdapter):
 
     def available(self) -> NotApplicable | None:
         fields = sft_config_fields()
-        if not fields:
-            return NotApplicable("this TRL has no SFTConfig")
+        if not fields and "dataset_text_field" not in _trainer_init_params():
+            return NotApplicable("this TRL has neither SFTConfig nor SFTTrainer dataset options")
         missing = [f for f in self.required_fields if f not in fields]
         if missing:
-            return NotApplicable(f"SFTConfig of this TRL has no {', '.join(missing)}")
+            return NotApplicable(f"SFTConfig of this TRL has no {', '.join(missing)}"
+                                 if fields else f"this TRL has no SFTConfig (so no {', '.join(missing)})")
         return None
 
     def row(self, case: Case, lt: LoadedTokenizer) -> dict:
@@ -79,30 +91,38 @@ class SFTTrainerPath(PathAdapter):
         return "full"
 
     def build_config(self, out_dir: str, max_length: int | None, **training_args):
-        from trl import SFTConfig
+        """(training arguments, extra SFTTrainer keyword arguments) for this path.
+
+        Options go into ``SFTConfig`` when the installed TRL has the field; releases before
+        SFTConfig (0.8) take ``dataset_text_field``/``max_seq_length``/``packing`` as
+        ``SFTTrainer`` arguments next to plain ``TrainingArguments``.
+        """
+        from transformers import TrainingArguments
 
         fields = sft_config_fields()
+        init = _trainer_init_params()
         kw = {"output_dir": out_dir, "report_to": "none", "save_strategy": "no", "disable_tqdm": True,
               "per_device_train_batch_size": 2, "bf16": False, "fp16": False, "seed": 0, **training_args}
-        if "shuffle_dataset" in fields:
-            kw["shuffle_dataset"] = False
+        options = {"shuffle_dataset": False, "packing": False, **self.config}
         length_field = "max_length" if "max_length" in fields else "max_seq_length"
         if max_length is not None:
-            kw[length_field] = max_length
-        if "packing" in fields:
-            kw["packing"] = False
-        if "dataset_text_field" in fields:
-            kw["dataset_text_field"] = "text"
-        kw.update({k: v for k, v in self.config.items() if k in fields})
-        return SFTConfig(**{k: v for k, v in kw.items() if k in fields or k in _training_argument_fields()})
+            options[length_field] = max_length
+        if fields:
+            from trl import SFTConfig
+
+            kw.update({k: v for k, v in options.items() if k in fields})
+            return SFTConfig(**{k: v for k, v in kw.items() if k in fields or k in _training_argument_fields()}), {}
+        args = TrainingArguments(**{k: v for k, v in kw.items() if k in _training_argument_fields()})
+        return args, {k: v for k, v in options.items() if k in init}
 
     def make_trainer(self, model, tok, rows: list[dict], out_dir: str, max_length: int | None, **training_args):
         """The SFTTrainer a user would build for this path, on ``rows`` (dataset dicts from ``row``)."""
         from datasets import Dataset
         from trl import SFTTrainer
 
-        return SFTTrainer(model=model, args=self.build_config(out_dir, max_length, **training_args),
-                          train_dataset=Dataset.from_list(rows), **{_trainer_tokenizer_kwarg(): tok})
+        args, extra = self.build_config(out_dir, max_length, **training_args)
+        return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), **extra,
+                          **{_trainer_tokenizer_kwarg(): tok})
 
     def encode_group(self, lt, cases, max_length):
         rows = []
@@ -196,6 +216,7 @@ def _completion_scope(trainer) -> str:
 class TextPath(SFTTrainerPath):
     path = "text"
     shapes = ("string_pc", "conversation")
+    config = {"dataset_text_field": "text"}  # only here: set on other paths it disables format detection (<= 0.11)
     description = "SFTTrainer on a `text` column (conversations are rendered by the user with the chat template first)"
 
     def row(self, case, lt):
