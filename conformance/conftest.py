@@ -16,11 +16,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from conformance.rules import RULES  # noqa: E402
-from harness import adapters, expectations, tokenizer_registry  # noqa: E402
-from harness.adapters.base import library_versions  # noqa: E402
-from harness.cases import load_cases  # noqa: E402
-from harness.runner import Session  # noqa: E402
+from conformance.rules import RULES
+from harness import adapters, expectations, tokenizer_registry
+from harness.adapters.base import library_versions
+from harness.cases import load_cases
+from harness.runner import Session
 
 OUTCOMES: Counter = Counter()
 

@@ -19,7 +19,7 @@ _TEMPLATE_MODULES = ("transformers.utils.chat_template_utils", "transformers.tok
 
 class _FrozenDatetime(_dt.datetime):
     @classmethod
-    def now(cls, tz=None):  # noqa: D102
+    def now(cls, tz=None):
         return FROZEN_DATE if tz is None else FROZEN_DATE.replace(tzinfo=tz)
 
 

@@ -55,7 +55,7 @@ class Session:
         return self.encodings(tokenizer_id, path)[case_id]
 
     def oracle(self, tokenizer_id: str, case: Case) -> Oracle | OracleError:
-        key = (tokenizer_id, case.id)
+        key = (tokenizer_id, case.id, case.shape)
         if key not in self._oracles:
             try:
                 self._oracles[key] = oracle_for(case, self.tokenizer(tokenizer_id))
@@ -70,6 +70,8 @@ class Session:
         enc = self.encoding(tokenizer_id, path, case.id)
         if isinstance(enc, NotApplicable):
             return Verdict(rule.id, NOT_APPLICABLE, enc.reason)
+        if enc.provenance.get("reference_view") == "chat" and case.shape == "string_pc":
+            case = as_conversation(case)  # TRL rendered the pair as a user/assistant chat
         orc = self.oracle(tokenizer_id, case)
         if isinstance(orc, OracleError):
             return Verdict(rule.id, NOT_APPLICABLE, f"oracle: {orc}")
@@ -90,6 +92,14 @@ class Session:
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None))
         return out
+
+
+def as_conversation(case: Case) -> Case:
+    """A string prompt/completion case as the user/assistant conversation old TRL renders it to."""
+    import dataclasses
+
+    msgs = ({"role": "user", "content": case.prompt}, {"role": "assistant", "content": case.completion})
+    return dataclasses.replace(case, messages=msgs, prompt=None, completion=None)
 
 
 def _jsonable(obj):

@@ -99,7 +99,7 @@ def _load_dir(path: str | Path):
     return tok
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(spec: str) -> LoadedTokenizer:
     """Load a tokenizer by catalog id, synthetic id, local folder path, or Hub id."""
     if spec in synthetic.SPECS:

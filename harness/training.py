@@ -25,8 +25,8 @@ RESPONSE_MIN_DROP = 0.5      # response loss must fall by at least 50 %
 PROMPT_MAX_DROP = 0.10       # masked training: prompt loss may not fall by more than 10 %
 CONTROL_MIN_PROMPT_DROP = 0.3  # control (full-sequence) training: prompt loss must fall by at least 30 %
 
-LETTERS = "a b c d e f g h".split()
-DIGITS = "1 2 3 4 5 6 7 8".split()
+LETTERS = ["a", "b", "c", "d", "e", "f", "g", "h"]
+DIGITS = ["1", "2", "3", "4", "5", "6", "7", "8"]
 
 
 def training_conversations(n: int = 16) -> list[list[dict]]:

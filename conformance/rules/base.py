@@ -7,9 +7,9 @@ the Case and their alignment, plus helpers that speak in roles instead of indice
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 from harness.cases import Case
 from harness.encoding import FAIL, IGNORE_INDEX, NOT_APPLICABLE, PASS, UNDECIDABLE, Encoding, Verdict
@@ -24,14 +24,14 @@ class Rule:
     id: str
     title: str
     scopes: tuple[str, ...]
-    check: Callable[["Context"], Verdict]
+    check: Callable[[Context], Verdict]
     doc: str = ""
 
     @property
     def family(self) -> str:
         return self.id.split("-")[0]
 
-    def __call__(self, ctx: "Context") -> Verdict:
+    def __call__(self, ctx: Context) -> Verdict:
         if not ctx.encoding.ok:
             why = ctx.encoding.refused or ctx.encoding.dropped
             return Verdict(self.id, NOT_APPLICABLE, f"no tensors to judge: {why}")

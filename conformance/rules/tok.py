@@ -28,7 +28,8 @@ def prompt_prefix(ctx: Context):
     d = next((i for i, (a, b) in enumerate(zip(real, want)) if a != b), min(len(real), len(want)))
     evidence = {"at": d, "training": ctx.decode(real[d:d + 4]), "inference": ctx.decode(want[d:d + 4])}
     if ctx.oracle.mixed_indices():
-        warned = [w for w in ctx.encoding.warnings if "prefix" in w]
+        # 1.16: "...is not a prefix of..."; <= 1.0: "Mismatch between tokenized prompt and the start of..."
+        warned = [w for w in ctx.encoding.warnings if "prefix" in w or "Mismatch between tokenized prompt" in w]
         return undecidable(f"prompt and completion merge into one token at the join (position {d}); "
                            f"TRL {'warned' if warned else 'did not warn'}", [d])
     return failed(f"training sequence diverges from the inference prompt at token {d}", [d], **evidence)

@@ -99,6 +99,11 @@ class PathAdapter:
         msg = f"TRL raised {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         return Encoding(lt.id, self.path, case.id, "n/a", refused=msg[:500], provenance=provenance(lt))
 
+    def reference_view(self, lt: LoadedTokenizer, case: Case) -> str:
+        """How the installed TRL renders this case: ``native`` (its own shape) or ``chat`` (string
+        prompt/completion turned into a user/assistant conversation); the oracle follows it."""
+        return "native"
+
     def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok) -> Encoding:
         """Build the Encoding; ``tok`` is the working copy TRL used (its pad token may have been set)."""
         from harness.timing import phase
@@ -110,7 +115,8 @@ class PathAdapter:
                 input_ids=ids, labels=[int(x) for x in labels],
                 attention_mask=[int(x) for x in attention_mask],
                 tokens=tok.batch_decode([[x] for x in ids]), warnings=list(warnings_seen),
-                provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id},
+                provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id,
+                            "reference_view": self.reference_view(lt, case)},
             )
 
 
@@ -189,8 +195,7 @@ def without_dataset_fingerprints():
     Datasets here are in memory and never cached, so a random fingerprint changes nothing.
     """
     try:
-        import datasets.arrow_dataset as arrow_dataset
-        import datasets.fingerprint as fingerprint
+        from datasets import arrow_dataset, fingerprint
     except ImportError:
         yield
         return
@@ -207,7 +212,7 @@ def without_dataset_fingerprints():
             module.update_fingerprint = original
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tiny_model_state(vocab_size: int):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -241,10 +246,39 @@ def neighbour_case(case: Case) -> dict:
                          for m in case.conversation]}
 
 
-class _Collect(logging.Handler):
+class Seen:
+    """Warnings seen so far in a capture block, live: logger records and Python warnings.
+
+    ``mark()``/``since(mark)`` give the warnings of one collator call, so a per-case warning
+    (``Could not find response key``) is attached to its own case and not to the next ones.
+    """
+
     def __init__(self):
+        self.logged: list[str] = []
+        self.caught: list = []  # warnings.WarningMessage, appended by catch_warnings(record=True)
+
+    def _all(self) -> list[str]:
+        py = [str(w.message)[:400] for w in self.caught
+              if not issubclass(w.category, (DeprecationWarning, FutureWarning))]
+        return self.logged + py
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.logged), len(self.caught)
+
+    def since(self, mark: tuple[int, int]) -> list[str]:
+        logged, caught = mark
+        py = [str(w.message)[:400] for w in self.caught[caught:]
+              if not issubclass(w.category, (DeprecationWarning, FutureWarning))]
+        return self.logged[logged:] + py
+
+    def __iter__(self):
+        return iter(self._all())
+
+
+class _Collect(logging.Handler):
+    def __init__(self, sink: list[str]):
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+        self.messages = sink
 
     def emit(self, record):
         self.messages.append(record.getMessage()[:400])
@@ -267,21 +301,21 @@ def quiet_transformers():
 
 @contextlib.contextmanager
 def captured_warnings():
-    """Collect TRL/transformers log warnings and Python warnings raised inside the block."""
-    handler = _Collect()
+    """Collect TRL/transformers log warnings and Python warnings raised inside the block (live)."""
+    seen = Seen()
+    handler = _Collect(seen.logged)
     loggers = [logging.getLogger(n) for n in ("trl", "transformers")]
     for lg in loggers:
         lg.addHandler(handler)
     _clear_warning_once_caches()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        seen.caught = caught
         try:
-            yield handler.messages
+            yield seen
         finally:
             for lg in loggers:
                 lg.removeHandler(handler)
-            handler.messages.extend(str(w.message)[:400] for w in caught
-                                    if not issubclass(w.category, (DeprecationWarning, FutureWarning)))
 
 
 def _clear_warning_once_caches():

@@ -16,9 +16,9 @@ import importlib
 from harness.adapters.base import (
     PathAdapter,
     captured_warnings,
+    lent_tokenizer,
     neighbour_case,
     row_of_batch,
-    lent_tokenizer,
 )
 from harness.clock import frozen_clock
 from harness.encoding import NotApplicable
@@ -96,10 +96,12 @@ class ChatMLCollatorPath(PathAdapter):
                 kwargs["max_length"] = max_length
             collator = cls(**kwargs)
             for case in cases:
+                mark = seen.mark()
                 with phase("collate"):
                     batch = collator([{"messages": case.conversation}, neighbour_case(case)])
                     ids, labels, att = row_of_batch(batch, 0)
-                out[case.id] = self.make_encoding(lt, case, "last_assistant", ids, labels, att, seen, tok)
+                out[case.id] = self.make_encoding(lt, case, "last_assistant", ids, labels, att, seen.since(mark),
+                                                  tok)
         return out
 
 
@@ -165,10 +167,11 @@ class CompletionOnlyCollatorPath(PathAdapter):
                           else n["prompt"] + n["completion"] + (tok.eos_token or ""))
                 enc = [tok(t, add_special_tokens=not chat, truncation=max_length is not None,
                            max_length=max_length) for t in (text, n_text)]
+                mark = seen.mark()
                 with phase("collate"):
                     collator = cls(response_template=template, tokenizer=tok, mlm=False)
                     batch = collator([{k: e[k] for k in ("input_ids", "attention_mask")} for e in enc])
                     ids, labels, att = row_of_batch(batch, 0)
-                out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen, tok)
+                out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen.since(mark), tok)
         return out
 

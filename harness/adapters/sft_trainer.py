@@ -19,10 +19,10 @@ import tempfile
 from harness.adapters.base import (
     PathAdapter,
     captured_warnings,
+    lent_tokenizer,
     neighbour_case,
     row_of_batch,
     tiny_model,
-    lent_tokenizer,
 )
 from harness.cases import Case
 from harness.clock import frozen_clock
@@ -181,8 +181,8 @@ class SFTTrainerPath(PathAdapter):
         raise error
 
     def dropped(self, lt, case, scope, seen):
-        from harness.encoding import Encoding
         from harness.adapters.base import provenance
+        from harness.encoding import Encoding
 
         return Encoding(lt.id, self.path, case.id, scope, warnings=list(seen), provenance=provenance(lt),
                         dropped="SFTTrainer removed the example during dataset preparation")
@@ -193,6 +193,21 @@ def _training_argument_fields() -> frozenset[str]:
     from transformers import TrainingArguments
 
     return frozenset(f.name for f in dataclasses.fields(TrainingArguments))
+
+
+def _formats_prompt_completion_as_chat(tok) -> bool:
+    try:
+        import trl.trainer.sft_trainer as sft_module
+        from datasets import Dataset
+    except ImportError:
+        return False
+    detect = getattr(sft_module, "get_formatting_func_from_dataset", None)
+    if detect is None or not tok.chat_template:
+        return False
+    try:
+        return detect(Dataset.from_list([{"prompt": "a", "completion": "b"}]), tok) is not None
+    except Exception:  # noqa: BLE001 - a detector that fails means "not formatted as chat"
+        return False
 
 
 def _as_case_fields(row: dict) -> dict:
@@ -232,6 +247,12 @@ class PromptCompletionPath(SFTTrainerPath):
 
     def row(self, case, lt):
         return {"prompt": case.prompt, "completion": case.completion}
+
+    def reference_view(self, lt, case):
+        """Releases whose SFTTrainer calls ``get_formatting_func_from_dataset`` (0.8-0.15) turn a
+        ``{prompt, completion}`` dataset into a user/assistant chat when the tokenizer has a template
+        (``instructions_formatting_function``, PR #1208); later ones concatenate the strings."""
+        return "chat" if _formats_prompt_completion_as_chat(lt.tokenizer) else "native"
 
     def scope(self, trainer):
         return _completion_scope(trainer)
