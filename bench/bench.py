@@ -52,10 +52,13 @@ def rendered_texts(session, tid: str) -> list[str]:
                     else:
                         conv, prompt, completion = case.conversation, case.prompt, case.completion
                     if conv is not None:
-                        texts.append(tok.apply_chat_template(conv, tokenize=False))
-                        if conv[-1]["role"] == "assistant":
-                            texts.append(tok.apply_chat_template(conv[:-1], tokenize=False,
-                                                                 add_generation_prompt=True))
+                        try:
+                            texts.append(tok.apply_chat_template(conv, tokenize=False))
+                            if conv[-1]["role"] == "assistant":
+                                texts.append(tok.apply_chat_template(conv[:-1], tokenize=False,
+                                                                     add_generation_prompt=True))
+                        except Exception:  # noqa: BLE001 - templates that refuse a case (TRL refuses it too)
+                            continue
                     else:
                         texts.extend([prompt + completion, prompt])
     return texts

@@ -82,6 +82,21 @@ class PathAdapter:
         except Exception as exc:  # noqa: BLE001 - find which case TRL refused, then report it per case
             if len(group) == 1:
                 return {group[0].id: self.refused(lt, group[0], exc)}
+            group_error = _error_text(exc)
+        # A refusal of the tokenizer or template (not of one case) fails the first and the last case
+        # alone with the group's exact message: then every case gets it without one build each.
+        ends = {}
+        for case in (group[0], group[-1]):
+            try:
+                self.encode_group(lt, [case], max_length)
+                break
+            except Exception as exc:  # noqa: BLE001
+                if _error_text(exc) != group_error:
+                    break
+                ends[case.id] = exc
+        if len(ends) == 2:
+            exc = ends[group[0].id]
+            return {case.id: self.refused(lt, case, exc) for case in group}
         out = {}
         for case in group:
             try:
@@ -118,6 +133,10 @@ class PathAdapter:
                 provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id,
                             "reference_view": self.reference_view(lt, case)},
             )
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def provenance(lt: LoadedTokenizer) -> dict:

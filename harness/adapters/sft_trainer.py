@@ -31,6 +31,9 @@ from harness.timing import phase
 from harness.tokenizer_registry import LoadedTokenizer
 
 CASE_COLUMN = "sft_conformance_case_index"
+# Whether this TRL keeps an extra index column through dataset preparation (learned on the first
+# successful build, so later builds, and refusals, are not tried both ways).
+_INDEX_COLUMN_KEPT: dict[str, bool] = {}
 # Columns a training step hands to the collator (Trainer drops the rest: remove_unused_columns).
 MODEL_COLUMNS = ("input_ids", "labels", "attention_mask", "seq_lengths", "completion_mask", "assistant_masks")
 
@@ -161,8 +164,9 @@ class SFTTrainerPath(PathAdapter):
         if "pad_token" not in sft_config_fields() and tok.pad_token is None and tok.eos_token is not None:
             tok.pad_token = tok.eos_token
         plain = [{k: v for k, v in r.items() if k != CASE_COLUMN} for r in rows]
+        modes = {True: (rows,), False: (plain,), None: (rows, plain)}[_INDEX_COLUMN_KEPT.get("kept")]
         error = None
-        for data in (rows, plain):
+        for data in modes:
             try:
                 with phase("trl_prepare"):
                     trainer = self.make_trainer(tiny_model(tok), tok, data, tmp, max_length)
@@ -171,9 +175,11 @@ class SFTTrainerPath(PathAdapter):
                 continue
             prepared = trainer.train_dataset
             if CASE_COLUMN in prepared.column_names:
+                _INDEX_COLUMN_KEPT["kept"] = True
                 return trainer, {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
             if data is rows:  # the index column was dropped: retry without it to map by position
                 continue
+            _INDEX_COLUMN_KEPT["kept"] = False
             if len(prepared) != len(rows):
                 raise RuntimeError(f"this TRL dropped {len(rows) - len(prepared)} of {len(rows)} rows and keeps "
                                    "no index column, so rows cannot be matched to cases")
