@@ -129,10 +129,19 @@ class PathAdapter:
                 tokenizer_id=lt.id, path=self.path, case_id=case.id, loss_scope=scope,
                 input_ids=ids, labels=[int(x) for x in labels],
                 attention_mask=[int(x) for x in attention_mask],
-                tokens=tok.batch_decode([[x] for x in ids]), warnings=list(warnings_seen),
+                tokens=_pieces(lt, tok, ids), warnings=list(warnings_seen),
                 provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id,
                             "reference_view": self.reference_view(lt, case)},
             )
+
+
+def _pieces(lt: LoadedTokenizer, tok, ids: list[int]) -> list[str]:
+    """Each id decoded alone, memoised per tokenizer (a single-id decode has no context)."""
+    cache = lt.__dict__.setdefault("_decoded_pieces", {})
+    missing = sorted({i for i in ids if i not in cache})
+    if missing:
+        cache.update(zip(missing, tok.batch_decode([[i] for i in missing])))
+    return [cache[i] for i in ids]
 
 
 def _error_text(exc: BaseException) -> str:
