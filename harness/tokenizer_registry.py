@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import synthetic
@@ -32,6 +32,8 @@ class LoadedTokenizer:
     source: str
     family: str
     eot_token: str | None  # the token that ends an assistant turn in the chat template
+    # per-tokenizer facts adapters derive once (decoded single ids, how TRL renders data)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def reload(self):
         """A fresh instance of this tokenizer (same source), bypassing the process cache."""

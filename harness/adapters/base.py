@@ -83,26 +83,29 @@ class PathAdapter:
             if len(group) == 1:
                 return {group[0].id: self.refused(lt, group[0], exc)}
             group_error = _error_text(exc)
+        results: dict[str, dict | BaseException] = {}
+
+        def alone(case):
+            """Encode one case once; the result (or TRL's exception) is kept for reuse."""
+            if case.id not in results:
+                try:
+                    results[case.id] = self.encode_group(lt, [case], max_length)
+                except Exception as exc:  # noqa: BLE001
+                    results[case.id] = exc
+            return results[case.id]
+
         # A refusal of the tokenizer or template (not of one case) fails the first and the last case
         # alone with the group's exact message: then every case gets it without one build each.
-        ends = {}
-        for case in (group[0], group[-1]):
-            try:
-                self.encode_group(lt, [case], max_length)
-                break
-            except Exception as exc:  # noqa: BLE001
-                if _error_text(exc) != group_error:
-                    break
-                ends[case.id] = exc
-        if len(ends) == 2:
-            exc = ends[group[0].id]
-            return {case.id: self.refused(lt, case, exc) for case in group}
+        if all(isinstance(r, BaseException) and _error_text(r) == group_error
+               for r in (alone(group[0]), alone(group[-1]))):
+            return {case.id: self.refused(lt, case, results[group[0].id]) for case in group}
         out = {}
         for case in group:
-            try:
-                out.update(self.encode_group(lt, [case], max_length))
-            except Exception as exc:  # noqa: BLE001
-                out[case.id] = self.refused(lt, case, exc)
+            r = alone(case)
+            if isinstance(r, BaseException):
+                out[case.id] = self.refused(lt, case, r)
+            else:
+                out.update(r)
         return out
 
     def encode_group(self, lt: LoadedTokenizer, cases: list[Case], max_length: int | None) -> dict[str, Encoding]:
@@ -137,7 +140,7 @@ class PathAdapter:
 
 def _pieces(lt: LoadedTokenizer, tok, ids: list[int]) -> list[str]:
     """Each id decoded alone, memoised per tokenizer (a single-id decode has no context)."""
-    cache = lt.__dict__.setdefault("_decoded_pieces", {})
+    cache = lt.memo.setdefault("decoded_pieces", {})
     missing = sorted({i for i in ids if i not in cache})
     if missing:
         cache.update(zip(missing, tok.batch_decode([[i] for i in missing])))
@@ -285,11 +288,6 @@ class Seen:
         self.logged: list[str] = []
         self.caught: list = []  # warnings.WarningMessage, appended by catch_warnings(record=True)
 
-    def _all(self) -> list[str]:
-        py = [str(w.message)[:400] for w in self.caught
-              if not issubclass(w.category, (DeprecationWarning, FutureWarning))]
-        return self.logged + py
-
     def mark(self) -> tuple[int, int]:
         return len(self.logged), len(self.caught)
 
@@ -300,7 +298,7 @@ class Seen:
         return self.logged[logged:] + py
 
     def __iter__(self):
-        return iter(self._all())
+        return iter(self.since((0, 0)))
 
 
 class _Collect(logging.Handler):

@@ -258,7 +258,9 @@ class PromptCompletionPath(SFTTrainerPath):
         """Releases whose SFTTrainer calls ``get_formatting_func_from_dataset`` (0.8-0.15) turn a
         ``{prompt, completion}`` dataset into a user/assistant chat when the tokenizer has a template
         (``instructions_formatting_function``, PR #1208); later ones concatenate the strings."""
-        return "chat" if _formats_prompt_completion_as_chat(lt.tokenizer) else "native"
+        if "pc_as_chat" not in lt.memo:  # asked once per tokenizer, not per case
+            lt.memo["pc_as_chat"] = _formats_prompt_completion_as_chat(lt.tokenizer)
+        return "chat" if lt.memo["pc_as_chat"] else "native"
 
     def scope(self, trainer):
         return _completion_scope(trainer)
