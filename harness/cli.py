@@ -71,10 +71,17 @@ def cmd_run(args) -> int:
                      "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
     t0 = time.perf_counter()
     records = session.records(usable, paths, rules, expectations.load())
-    rep = report.build(records, info, time.perf_counter() - t0,
+    seconds = time.perf_counter() - t0
+    evidence = [ev for tid in usable for path in paths for case in cases
+                if (ev := session.evidence(tid, path, case)) is not None]
+    rep = report.build(records, info, seconds,
                        {"tokenizers": tokenizers, "paths": paths, "rules": [r.id for r in rules],
-                        "cases": [c.id for c in cases]})
+                        "cases": [c.id for c in cases]}, evidence)
     out = report.write(rep, Path(args.report))
+    if args.html:
+        from harness import html_report
+
+        print(f"label report: {html_report.write([rep], Path(args.html))}")
     print(report.summary_table(rep))
     print(f"\nreport: {out}  ({len(records)} verdicts in {rep['run_info']['seconds']} s)")
     unexpected = sum(1 for r in rep["records"] if report.effective_status(r) in ("fail", "xpass"))
@@ -86,7 +93,6 @@ def cmd_show(args) -> int:
     from harness import adapters
     from harness.cases import load_cases
     from harness.encoding import NotApplicable
-    from harness.oracle import OracleError, oracle_for
     from harness.runner import Session
 
     cases = [c for c in load_cases(Path(args.cases) if args.cases else None) if c.id == args.case]
@@ -98,19 +104,9 @@ def cmd_show(args) -> int:
     if isinstance(enc, NotApplicable):
         print(f"not applicable: {enc.reason}")
         return 0
-    roles = None
-    try:
-        orc = oracle_for(cases[0], session.tokenizer(args.tokenizer))
-        from conformance.rules import Context
-
-        ctx = Context(enc, orc, cases[0])
-        roles = []
-        for p in range(len(enc.input_ids)):
-            t = ctx.oracle_token(p) if enc.attention_mask[p] else None
-            roles.append("pad" if not enc.attention_mask[p] else (f"{t.role}@{t.message}" if t and t.message is not None
-                                                                  else t.role if t else "NOT-IN-REF"))
-    except OracleError as exc:
-        print(f"(oracle unavailable: {exc})")
+    roles = session.token_roles(args.tokenizer, args.path, cases[0])
+    if roles is None:
+        print("(oracle unavailable: no reference rendering for this case and tokenizer)")
     from harness import show
 
     colour = not args.plain and sys.stdout.isatty() or args.colour
@@ -167,6 +163,54 @@ def cmd_matrix(args) -> int:
     return 0
 
 
+def cmd_repro(args) -> int:
+    from harness import bug_catalog, repro
+    from harness.report import load
+
+    if args.list:
+        for f in repro.findings_in(load(Path(args.list))):
+            print(f)
+        return 0
+    if not args.finding:
+        raise SystemExit("repro: give a FINDING (RULE:TOKENIZER:PATH:CASE) or --list REPORT.json")
+    finding = repro.Finding.parse(args.finding)
+    script = repro.generate(finding, Path(args.out), Path(args.cases) if args.cases else None,
+                            bug_catalog.reference_for(finding))
+    print(script)
+    return 0
+
+
+def cmd_bisect(args) -> int:
+    import json
+
+    from harness import bisect, repro
+
+    finding = repro.Finding.parse(args.finding)
+    try:
+        result = bisect.bisect(finding, tuple(args.between), bad=args.bad, envs=Path(args.envs) if args.envs else None)
+    except bisect.BisectError as exc:
+        print(f"bisect: {exc}", file=sys.stderr)
+        return 2
+    good = (f"{result.first_good} ({result.first_good_outcome})" if result.first_good
+            else f"none up to {args.between[1]}")
+    print(f"\n{finding}\n  first bad:  {result.first_bad}\n  first good: {good}")
+    print(f"  tried {len(result.probes)} releases: {', '.join(p.version + '=' + p.outcome for p in result.probes)}")
+    print(f"  {result.seconds:.0f} s{'; ' + result.note if result.note else ''}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_html(args) -> int:
+    from harness import html_report, matrix
+
+    reports = matrix.load_reports(args.reports)
+    out = html_report.write(reports, Path(args.out), args.finding, args.all)
+    print(f"{out} ({out.stat().st_size / 1e6:.2f} MB, {len(reports)} report(s))")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sft-conformance", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -189,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rule", action="append", help="rule ids (default: all)")
     run.add_argument("--case", action="append", help="case id globs (default: all)")
     run.add_argument("--report", default=str(DEFAULT_REPORT), help=f"JSON report path (default {DEFAULT_REPORT})")
+    run.add_argument("--html", help="also write the label report (coloured token chips) to this HTML file")
     run.add_argument("--strict", action="store_true", help="exit 1 when a tokenizer could not be evaluated")
     sh = sub.choices["show"]
     sh.add_argument("case", help="case id")
@@ -208,6 +253,28 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--markdown", default="conformance/MATRIX.md")
     mx.add_argument("--html", default="reports/matrix.html")
     mx.set_defaults(func=cmd_matrix)
+
+    rp = sub.add_parser("repro", help="write a standalone script that reproduces one finding")
+    rp.add_argument("finding", nargs="?", help="RULE:TOKENIZER:PATH:CASE, e.g. EOS-001:synthetic-chatml:text:pc_plain")
+    rp.add_argument("--out", default="repro", help="folder for the script and its tokenizer (default repro/)")
+    rp.add_argument("--cases", help="folder of case files (default: the repository's cases/)")
+    rp.add_argument("--list", metavar="REPORT", help="print the findings (FAIL records) of a JSON report")
+    rp.set_defaults(func=cmd_repro)
+
+    bi = sub.add_parser("bisect", help="first bad / first good TRL release of one finding (uv environments)")
+    bi.add_argument("finding", help="RULE:TOKENIZER:PATH:CASE")
+    bi.add_argument("--between", nargs=2, metavar=("LO", "HI"), required=True, help="TRL releases, e.g. 0.8.6 1.16.0")
+    bi.add_argument("--bad", help="a release where the finding fails (default: catalogued line, else an end)")
+    bi.add_argument("--envs", help="keep the environments in this folder and reuse them (default: throwaway)")
+    bi.add_argument("--json", help="also write the result (releases tried, timings) as JSON")
+    bi.set_defaults(func=cmd_bisect)
+
+    hl = sub.add_parser("html", help="label report from JSON reports; several versions side by side")
+    hl.add_argument("reports", nargs="+", help="report paths or globs")
+    hl.add_argument("--out", default="reports/labels.html")
+    hl.add_argument("--finding", help="only this RULE:TOKENIZER:PATH:CASE")
+    hl.add_argument("--all", action="store_true", help="every case, not only those with a finding")
+    hl.set_defaults(func=cmd_html)
 
     ls = sub.add_parser("list", help="list tokenizers, paths, rules or cases")
     ls.add_argument("what", choices=("tokenizers", "paths", "rules", "cases"))
@@ -231,11 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     from harness.cases import CaseError
     from harness.expectations import ExpectationError
     from harness.report import ReportError
+    from harness.repro import FindingError
     from harness.tokenizer_registry import TokenizerUnavailable
 
     try:
         return args.func(args)
-    except (CaseError, ExpectationError, ReportError, TokenizerUnavailable, KeyError) as exc:
+    except (CaseError, ExpectationError, FindingError, ReportError, TokenizerUnavailable, KeyError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
 

@@ -23,8 +23,10 @@ def effective_status(rec: Record | dict) -> str:
     return d["status"]
 
 
-def build(records: list[Record], tokenizers: dict[str, dict], seconds: float, selection: dict) -> dict:
-    """The report: schema version, run info (every library version, tokenizer hashes), one record per verdict."""
+def build(records: list[Record], tokenizers: dict[str, dict], seconds: float, selection: dict,
+          evidence: list[dict] | None = None) -> dict:
+    """The report: schema version, run info (every library version, tokenizer hashes), one record per
+    verdict, and the evidence (tensors, tokens, roles) the HTML label report draws."""
     return {
         "schema_version": SCHEMA_VERSION,
         "run_info": {
@@ -38,6 +40,7 @@ def build(records: list[Record], tokenizers: dict[str, dict], seconds: float, se
         },
         "summary": dict(Counter(effective_status(r) for r in records)),
         "records": [r.to_dict() for r in records],
+        "evidence": evidence or [],
     }
 
 

@@ -78,6 +78,41 @@ class Session:
         tok = self.tokenizer(tokenizer_id).tokenizer
         return rule(Context(enc, orc, case, decode=lambda ids: tok.decode(ids)))
 
+    def token_roles(self, tokenizer_id: str, path: str, case: Case) -> list[str] | None:
+        """Per position: ``pad``, the oracle role (``content@2``, ``header@1``, ``prompt``...) or
+        ``not-in-reference`` for a token the reference rendering does not have; None without an oracle."""
+        from conformance.rules import Context
+
+        enc = self.encoding(tokenizer_id, path, case.id)
+        if isinstance(enc, NotApplicable) or not enc.ok:
+            return None
+        if enc.provenance.get("reference_view") == "chat" and case.shape == "string_pc":
+            case = as_conversation(case)
+        orc = self.oracle(tokenizer_id, case)
+        if isinstance(orc, OracleError):
+            return None
+        ctx = Context(enc, orc, case)
+        roles = []
+        for p, att in enumerate(enc.attention_mask):
+            t = ctx.oracle_token(p) if att else None
+            roles.append("pad" if not att else "not-in-reference" if t is None
+                         else f"{t.role}@{t.message}" if t.message is not None and t.message >= 0 else t.role)
+        return roles
+
+    def evidence(self, tokenizer_id: str, path: str, case: Case) -> dict | None:
+        """What the HTML report shows for one case: tensors, decoded tokens, roles, specials."""
+        enc = self.encoding(tokenizer_id, path, case.id)
+        if isinstance(enc, NotApplicable):
+            return None
+        tok = self.tokenizer(tokenizer_id).tokenizer
+        special = set(tok.all_special_ids) | {i for i, t in getattr(tok, "added_tokens_decoder", {}).items()
+                                              if getattr(t, "special", False)}
+        return {"tokenizer": tokenizer_id, "path": path, "case": case.id, "loss_scope": enc.loss_scope,
+                "input_ids": enc.input_ids, "labels": enc.labels, "attention_mask": enc.attention_mask,
+                "tokens": enc.tokens, "roles": self.token_roles(tokenizer_id, path, case),
+                "special": [int(i in special) for i in enc.input_ids], "refused": enc.refused,
+                "dropped": enc.dropped, "warnings": enc.warnings[:5]}
+
     def records(self, tokenizer_ids, paths, rules, expectations=()) -> list[Record]:
         from harness import expectations as exp
 
