@@ -1,0 +1,135 @@
+"""Repro scripts: the standalone checks agree with the rules, and each catalogued bug's script
+fails on an affected TRL release and passes on a fixed one.
+
+Cross-version runs use the tox environments (``.tox/trl-<line>``); CI builds trl-0.8, trl-0.12
+and trl-0.19 before the test run and sets ``SFT_CONFORMANCE_REQUIRE_ENVS=1`` so a missing one
+fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import test_seeded_bugs as seeded
+
+from conformance.rules import RULES
+from harness import bug_catalog, repro, repro_checks, tokenizer_registry
+from harness.cases import load_cases
+from harness.encoding import NOT_APPLICABLE, UNDECIDABLE
+from harness.runner import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+BUGS = bug_catalog.load()
+EXIT = {"pass": 0, "fail": 1, "not_applicable": 2}
+
+
+def _standalone(ctx, scope, rule_id):
+    """The repro check's verdict on the same encoding the rule judged."""
+    table, facts = repro._reference(ctx.case, tokenizer_registry.load(ctx.encoding.tokenizer_id), "native")
+    facts.update(scope=scope, warnings=ctx.encoding.warnings, pad_token_id=ctx.encoding.provenance.get("pad_token_id"),
+                 eos_token_id=ctx.encoding.provenance.get("eos_token_id"))
+    enc = ctx.encoding
+    seq = repro_checks.Sequence(enc.input_ids, enc.labels, enc.attention_mask, table, facts, ctx.decode)
+    return repro_checks.check(rule_id, seq)[0]
+
+
+@pytest.mark.parametrize("rule_id,tid,case_id,scope,mutate,kw", seeded.SEEDED,
+                         ids=[f"{s[0]}-{s[4].__name__}-{s[2]}" for s in seeded.SEEDED])
+def test_standalone_check_agrees_with_rule_on_seeded_bug(rule_id, tid, case_id, scope, mutate, kw):
+    for ctx in (seeded._ctx(tid, case_id, scope), seeded._ctx(tid, case_id, scope, mutate, **kw)):
+        want = RULES[rule_id](ctx).status
+        got = _standalone(ctx, scope, rule_id)
+        if want == UNDECIDABLE:
+            want = NOT_APPLICABLE
+        assert got == want, f"{rule_id}: rule says {want}, repro check says {got}"
+
+
+def test_catalog_entries_name_real_rules_paths_and_cases():
+    from harness import adapters
+
+    case_ids = {c.id for c in load_cases()}
+    assert len(BUGS) >= 6
+    for bug in BUGS:
+        f = repro.Finding.parse(bug.finding)
+        assert f.rule in RULES and f.path in adapters.PATHS and f.case in case_ids, bug.id
+        assert set(bug.cases) <= case_ids, f"{bug.id}: unknown cases {set(bug.cases) - case_ids}"
+        assert bug.issues or bug.prs, bug.id
+        assert bug.affected, f"{bug.id}: no affected line"
+
+
+def test_bad_finding_is_a_clear_error(tmp_path):
+    with pytest.raises(repro.FindingError, match="RULE:TOKENIZER:PATH:CASE"):
+        repro.Finding.parse("EOS-001:synthetic-chatml:text")
+    with pytest.raises(repro.FindingError, match="unknown case 'no_such_case'"):
+        repro.generate(repro.Finding.parse("EOS-001:synthetic-chatml:text:no_such_case"), tmp_path)
+    with pytest.raises(repro.FindingError, match="unknown rule"):
+        repro.generate(repro.Finding.parse("EOS-999:synthetic-chatml:text:pc_plain"), tmp_path)
+
+
+def _run(python: str | Path, script: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": ""}
+    return subprocess.run([str(python), str(script)], check=False, capture_output=True, text=True, env=env,
+                          timeout=600, cwd=script.parent)
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b.id for b in BUGS])
+def test_script_agrees_with_the_suite_on_installed_trl(bug, tmp_path):
+    """The script's exit code is the suite's verdict for the finding on this TRL."""
+    f = repro.Finding.parse(bug.finding)
+    session = Session(load_cases())
+    case = next(c for c in session.cases if c.id == f.case)
+    verdict = session.judge(f.tokenizer, f.path, case, RULES[f.rule]).status
+    enc = session.encoding(f.tokenizer, f.path, f.case)
+    script = repro.generate(f, tmp_path, reference=bug.reference)
+    res = _run(sys.executable, script)
+    refused = getattr(enc, "refused", None)
+    want = 3 if refused else EXIT.get(verdict, 2)
+    assert res.returncode == want, f"suite says {verdict}, script exited {res.returncode}:\n{res.stdout[-3000:]}"
+    assert f.rule in res.stdout
+    if want in (0, 1):
+        assert "label" in res.stdout, "the script prints the tokens with their labels"
+
+
+def _line(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _python_for(line: str) -> Path | None:
+    """The interpreter of an environment with this TRL line: this one, or .tox/trl-<line>."""
+    if _line(md.version("trl")) == line:
+        return Path(sys.executable)
+    env = ROOT / ".tox" / f"trl-{line}" / "bin" / "python"
+    return env if env.exists() else None
+
+
+def _need(what: str):
+    if os.environ.get("SFT_CONFORMANCE_REQUIRE_ENVS") == "1":
+        pytest.fail(f"{what} (SFT_CONFORMANCE_REQUIRE_ENVS=1)")
+    pytest.skip(f"{what}; build it with: .venv/bin/tox -e trl-<line> --notest")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bug", BUGS, ids=[b.id for b in BUGS])
+def test_script_fails_on_affected_release_and_passes_on_fixed(bug, tmp_path):
+    f = repro.Finding.parse(bug.finding)
+    script = repro.generate(f, tmp_path, reference=bug.reference)
+    affected = next((p for line in bug.affected if (p := _python_for(line))), None)
+    if affected is None:
+        _need(f"no environment for an affected line of {bug.id} ({', '.join(bug.affected)})")
+    bad = _run(affected, script)
+    assert bad.returncode == 1, f"{bug.id}: expected the assertion to fail on {affected}:\n{bad.stdout[-3000:]}"
+    assert "AssertionError" in bad.stderr and f.rule in bad.stderr
+    if bug.fixed:
+        fixed = next((p for line in bug.fixed if (p := _python_for(line))), None)
+        if fixed is None:
+            _need(f"no environment for a fixed line of {bug.id} ({', '.join(bug.fixed)})")
+        good = _run(fixed, script)
+        assert good.returncode == 0, f"{bug.id}: expected a pass on {fixed}:\n{good.stdout[-3000:]}{good.stderr[-2000:]}"
+    else:  # the path was removed before a fix: the newest TRL says so instead of passing
+        gone = _run(sys.executable, script)
+        assert gone.returncode == 2 and "NOT APPLICABLE" in gone.stdout, gone.stdout[-2000:]
