@@ -8,7 +8,9 @@ runs the installed TRL, and checks:
 - every rule's verdict is PASS / NOT_APPLICABLE / UNDECIDABLE, or a FAIL that
   ``conformance/expectations/trl.yaml`` already records for this tokenizer and path (the
   generated case ids ``chat_hypothesis`` / ``pc_hypothesis`` match the ``chat_*`` / ``pc_*`` globs);
-- masks do not depend on padding side: right- and left-padded collation train the same tokens.
+- masks do not depend on the batch: the example collated alone, beside a longer and a shorter
+  neighbour, behind the shorter one, and with left padding trains the same tokens
+  (``PathAdapter.batch_variants``, compared by ``harness.invariance``).
 
 A shrunk counterexample is printed token by token (``sft-conformance show`` layout) with its
 oracle roles. Profiles: HYPOTHESIS_PROFILE=dev|ci|nightly (see the root conftest.py).
@@ -26,6 +28,7 @@ from harness import adapters, expectations, tokenizer_registry
 from harness.adapters.base import library_versions
 from harness.cases import load_cases
 from harness.encoding import FAIL, IGNORE_INDEX, NotApplicable
+from harness.invariance import variant_differences
 from harness.oracle import OracleError, oracle_for
 from harness.show import render
 
@@ -111,3 +114,19 @@ def test_generated_examples_conform(path, data):
         orc_ok = False
     assume(orc_ok)
     _check(path, tid, case)
+
+
+@pytest.mark.parametrize("path", [p for p in adapters.PATHS if adapters.get(p).available() is None])
+@settings(suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_trained_tokens_do_not_depend_on_the_batch(path, data):
+    tid = data.draw(st.sampled_from(TOKENIZERS), label="tokenizer")
+    case = data.draw(_case_strategy(path, _specials(tid)), label="case")
+    variants = adapters.get(path).batch_variants(tokenizer_registry.load(tid), case)
+    assume(not isinstance(variants, NotApplicable))
+    differences = variant_differences(variants)
+    if differences:
+        for name, enc in variants.items():
+            note(f"--- {name}\n{render(enc, colour=False)}")
+    assert not differences, "; ".join(differences)

@@ -101,19 +101,20 @@ class Result:
 class Bisector:
     """Builds (or reuses) one environment per release and runs the repro script in it."""
 
-    def __init__(self, script: Path, envs: Path, log=print):
-        self.script, self.envs, self.log = script, envs, log
+    def __init__(self, script: Path, envs: Path, log=print, extra: tuple[str, ...] = ()):
+        self.script, self.envs, self.log, self.extra = script, envs, log, tuple(extra)
         self.cache: dict[str, Probe] = {}
 
     def env_python(self, version: str) -> tuple[Path, float]:
-        env = self.envs / f"trl-{version}"
+        tag = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in "+".join(self.extra))
+        env = self.envs / (f"trl-{version}" + (f"-{tag}" if tag else ""))
         python = env / "bin" / "python"
         t0 = time.perf_counter()
         if not python.exists():
             uv = _uv()
             run = {"check": True, "capture_output": True, "text": True}
             subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(env)], **run)  # noqa: PLW1510 - check in run
-            reqs = [TORCH, f"trl=={version}", *companion_pins(version)]
+            reqs = [TORCH, f"trl=={version}", *companion_pins(version), *self.extra]
             try:
                 subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *reqs], **run,  # noqa: PLW1510
                                env={**os.environ, "UV_FIND_LINKS": os.environ.get("UV_FIND_LINKS")
@@ -151,7 +152,7 @@ class Bisector:
 
 
 def bisect(finding, between: tuple[str, str], bad: str | None = None, envs: Path | None = None,
-           releases: list[str] | None = None, log=print) -> Result:
+           releases: list[str] | None = None, log=print, extra: tuple[str, ...] = ()) -> Result:
     """Find first bad / first good between two releases; see the module docstring."""
     from harness import bug_catalog, repro
 
@@ -166,7 +167,7 @@ def bisect(finding, between: tuple[str, str], bad: str | None = None, envs: Path
     try:
         with tempfile.TemporaryDirectory(prefix="sftc-repro-") as tmp:
             script = repro.generate(finding, Path(tmp), reference=bug_catalog.reference_for(finding))
-            b = Bisector(script, envs, log)
+            b = Bisector(script, envs, log, extra)
             log(f"bisect {finding}: {len(candidates)} releases {candidates[0]} .. {candidates[-1]}")
             pivot = _pivot(b, candidates, bad, finding)
             before = [v for v in candidates if Version(v) <= Version(pivot)]

@@ -187,7 +187,8 @@ def cmd_bisect(args) -> int:
 
     finding = repro.Finding.parse(args.finding)
     try:
-        result = bisect.bisect(finding, tuple(args.between), bad=args.bad, envs=Path(args.envs) if args.envs else None)
+        result = bisect.bisect(finding, tuple(args.between), bad=args.bad, envs=Path(args.envs) if args.envs else None,
+                               extra=tuple(args.with_ or ()))
     except bisect.BisectError as exc:
         print(f"bisect: {exc}", file=sys.stderr)
         return 2
@@ -266,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--between", nargs=2, metavar=("LO", "HI"), required=True, help="TRL releases, e.g. 0.8.6 1.16.0")
     bi.add_argument("--bad", help="a release where the finding fails (default: catalogued line, else an end)")
     bi.add_argument("--envs", help="keep the environments in this folder and reuse them (default: throwaway)")
+    bi.add_argument("--with", dest="with_", action="append", metavar="REQ",
+                    help="extra requirement for every candidate env, e.g. 'transformers<5' to hold one library still")
     bi.add_argument("--json", help="also write the result (releases tried, timings) as JSON")
     bi.set_defaults(func=cmd_bisect)
 

@@ -69,15 +69,28 @@ def build(reports: list[dict], expectations_file: str | None = None) -> dict:
     for (rule, path, tok, case), per in timeline.items():
         if "fail" not in per.values():
             continue
-        judged = [v for v in order if v in per]
-        first_bad = next(v for v in judged if per[v] == "fail")
-        later_good = [v for v in judged if Version(v) > Version(first_bad) and per[v] == "pass"]
-        groups[(rule, path, first_bad, later_good[0] if later_good else None)].append(f"{tok}/{case}")
+        for first_bad, first_good in bad_intervals([(v, per[v]) for v in order if v in per]):
+            groups[(rule, path, first_bad, first_good)].append(f"{tok}/{case}")
     # columns that are not applicable on every line say nothing (MULTI on single-turn collators)
     live = [c for c in sorted(columns) if any(_cell_text(cells.get((row, c))) not in ("", "n.a.") for row in rows)]
     findings = [{"rule": r, "path": p, "first_bad": b, "first_good": g, "count": len(items),
                  "examples": sorted(items)[:4]} for (r, p, b, g), items in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], Version(kv[0][2])))]
     return {"rows": rows, "columns": live, "cells": cells, "findings": findings}
+
+
+def bad_intervals(timeline: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
+    """(first bad, first good) for every run of failing lines, so a bug that comes back (fixed in
+    0.9, reintroduced in 0.15) is listed twice instead of hiding behind its first fix."""
+    out, start = [], None
+    for version, status in timeline:
+        if status == "fail" and start is None:
+            start = version
+        elif status == "pass" and start is not None:
+            out.append((start, version))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return out
 
 
 def _cell_text(c: Counter | None) -> str:

@@ -60,3 +60,23 @@ def test_seeded_bugs_still_caught_on_generated_examples(tid, case):
                      (orc.view == "string" or t.message != final)]
     assume(prompt_tokens)
     assert "MASK-002" in _fails(lt, orc, case, seeding.unmask_prompt(enc, orc))
+
+
+def test_batch_invariance_check_catches_a_position_dependent_mask():
+    """Seeded bug for the batch-invariance property: a collator that masks by absolute position
+    (so left padding shifts the mask) must be reported, and identical variants must not."""
+    import dataclasses
+
+    from harness.encoding import Encoding
+    from harness.invariance import variant_differences
+
+    alone = Encoding("t", "p", "c", "completion", input_ids=[5, 6, 7, 8], labels=[-100, -100, 7, 8],
+                     attention_mask=[1, 1, 1, 1])
+    right = dataclasses.replace(alone, input_ids=[5, 6, 7, 8, 0, 0], labels=[-100, -100, 7, 8, -100, -100],
+                                attention_mask=[1, 1, 1, 1, 0, 0])
+    assert variant_differences({"alone": alone, "with_longer": right}) == []
+    # left padded, but the mask still covers absolute positions 0-1: the prompt token 6 is now trained
+    left = dataclasses.replace(alone, input_ids=[0, 0, 5, 6, 7, 8], labels=[-100, -100, -100, 6, 7, 8],
+                               attention_mask=[0, 0, 1, 1, 1, 1])
+    found = variant_differences({"alone": alone, "left_padded": left})
+    assert found and found[0].startswith("left_padded: real token 1")

@@ -36,3 +36,12 @@ def test_matrix_applies_current_expectations(tmp_path):
     exp.write_text("expectations:\n- {rule: EOS-001, path: text, trl: '<0.16', issue: 1623}\n")
     data = matrix.build(matrix.load_reports([str(tmp_path / "trl-0.8.6.json")]), str(exp))
     assert "1x" in matrix.markdown(data)
+
+
+def test_a_bug_that_comes_back_is_listed_twice():
+    from harness.matrix import bad_intervals
+
+    timeline = [("0.8.6", "fail"), ("0.9.6", "pass"), ("0.13.0", "pass"), ("0.15.2", "fail"), ("0.16.1", "fail"),
+                ("0.17.0", "pass"), ("1.16.0", "fail")]
+    assert bad_intervals(timeline) == [("0.8.6", "0.9.6"), ("0.15.2", "0.17.0"), ("1.16.0", None)]
+    assert bad_intervals([("0.8.6", "pass")]) == []

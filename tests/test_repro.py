@@ -1,8 +1,8 @@
 """Repro scripts: the standalone checks agree with the rules, and each catalogued bug's script
 fails on an affected TRL release and passes on a fixed one.
 
-Cross-version runs use the tox environments (``.tox/trl-<line>``); CI builds trl-0.8, trl-0.12
-and trl-0.19 before the test run and sets ``SFT_CONFORMANCE_REQUIRE_ENVS=1`` so a missing one
+Cross-version runs use the tox environments (``.tox/trl-<line>``); CI builds trl-0.8, 0.12, 0.16,
+0.19 and 0.24 before the test run and sets ``SFT_CONFORMANCE_REQUIRE_ENVS=1`` so a missing one
 fails instead of skipping.
 """
 

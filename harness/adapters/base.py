@@ -111,6 +111,42 @@ class PathAdapter:
     def encode_group(self, lt: LoadedTokenizer, cases: list[Case], max_length: int | None) -> dict[str, Encoding]:
         raise NotImplementedError
 
+    def batch_variants(self, lt: LoadedTokenizer, case: Case) -> dict[str, Encoding] | NotApplicable:
+        """The case as the model receives it in each batch a training step may put it in.
+
+        ``BATCH_VARIANTS``: alone, beside a longer neighbour, beside a shorter one, behind the shorter
+        one, and beside the longer one with the tokenizer set to left padding. One TRL preparation
+        serves all five; the trained tokens must be the same in every one of them.
+        """
+        reason = self.available() or self.accepts(case, lt)
+        if reason:
+            return reason
+        items = (neighbour_case(case), shorter_case(case))
+        with without_dataset_fingerprints(), quiet_transformers(), lent_tokenizer(lt) as tok, \
+                captured_warnings() as seen:
+            try:
+                collate = self.batch_collator(lt, tok, case, items)
+            except Exception as exc:  # noqa: BLE001 - a refusal is judged by the golden suite, not here
+                return NotApplicable(f"TRL raised {_error_text(exc)[:300]}")
+            if isinstance(collate, NotApplicable):
+                return collate
+            out = {}
+            for name, order, row in BATCH_LAYOUTS:
+                if name == "left_padded":
+                    tok.padding_side = "left"
+                try:
+                    batch = collate(order)
+                except Exception as exc:  # noqa: BLE001 - as above: TRL refused this input
+                    return NotApplicable(f"TRL raised {_error_text(exc)[:300]}")
+                ids, labels, att = row_of_batch(batch, row)
+                out[name] = self.make_encoding(lt, case, "variant", ids, labels, att, seen, tok)
+            return out
+
+    def batch_collator(self, lt, tok, case: Case, neighbours: tuple[dict, dict]):
+        """A function from item indices (0 the case, 1 the longer, 2 the shorter neighbour) to a
+        collated batch, built with TRL's code for this path; ``NotApplicable`` if TRL drops one."""
+        raise NotImplementedError
+
     # helpers for subclasses ------------------------------------------------------------
 
     def refused(self, lt: LoadedTokenizer, case: Case, exc: BaseException) -> Encoding:
@@ -275,6 +311,22 @@ def neighbour_case(case: Case) -> dict:
         return {"prompt": case.prompt + NEIGHBOUR_SUFFIX, "completion": case.completion + NEIGHBOUR_SUFFIX}
     return {"messages": [{"role": m["role"], "content": m["content"] + NEIGHBOUR_SUFFIX}
                          for m in case.conversation]}
+
+
+# (variant, item order, row of the case in the batch); 0 is the case, 1 the longer, 2 the shorter neighbour
+BATCH_LAYOUTS = (("alone", [0], 0), ("with_longer", [0, 1], 0), ("with_shorter", [0, 2], 0),
+                 ("after_shorter", [2, 0], 1), ("left_padded", [0, 1], 0))
+BATCH_VARIANTS = tuple(v for v, _, _ in BATCH_LAYOUTS)
+
+
+def shorter_case(case: Case) -> dict:
+    """The case with every text cut to its first half (at least one character), same roles."""
+    def cut(text: str) -> str:
+        return text[:max(1, len(text) // 2)] if text else text
+
+    if case.shape == "string_pc":
+        return {"prompt": cut(case.prompt), "completion": cut(case.completion)}
+    return {"messages": [{"role": m["role"], "content": cut(m["content"])} for m in case.conversation]}
 
 
 class Seen:

@@ -105,6 +105,17 @@ class ChatMLCollatorPath(PathAdapter):
         return out
 
 
+    def batch_collator(self, lt, tok, case, neighbours):
+        cls = self.collator_class()
+        items = [{"messages": list(case.conversation)}, *neighbours]
+        kwargs = {"max_length": case.max_length} if case.max_length is not None else {}
+
+        def collate(order):
+            with frozen_clock():  # built per call: it reads the tokenizer's padding side when created
+                return cls(tokenizer=tok, **kwargs)([items[k] for k in order])
+        return collate
+
+
 class CompletionOnlyCollatorPath(PathAdapter):
     path = "completion_only_collator"
     shapes = ("string_pc", "conversation")
@@ -175,3 +186,16 @@ class CompletionOnlyCollatorPath(PathAdapter):
                 out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen.since(mark), tok)
         return out
 
+    def batch_collator(self, lt, tok, case, neighbours):
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        text, template = self.texts_and_template(case, lt)
+        chat = case.shape == "conversation"
+        with frozen_clock():
+            texts = [text] + [tok.apply_chat_template(n["messages"], tokenize=False) if chat
+                              else n["prompt"] + n["completion"] + (tok.eos_token or "") for n in neighbours]
+        cap = case.max_length
+        encoded = [tok(t, add_special_tokens=not chat, truncation=cap is not None, max_length=cap) for t in texts]
+        items = [{k: e[k] for k in ("input_ids", "attention_mask")} for e in encoded]
+        cls = self.collator_class()
+        return lambda order: cls(response_template=template, tokenizer=tok, mlm=False)([items[k] for k in order])

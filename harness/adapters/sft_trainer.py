@@ -150,6 +150,20 @@ class SFTTrainerPath(PathAdapter):
                 out[case.id] = self.make_encoding(lt, case, scope, ids, labels, att, seen, tok)
         return out
 
+    def batch_collator(self, lt, tok, case, neighbours):
+        rows = [{**self.row(case, lt), CASE_COLUMN: 0}]
+        for k, n in enumerate(neighbours, start=1):
+            rows.append({**self.row(dataclasses.replace(case, id=f"n{k}", paths=None, **_as_case_fields(n)), lt),
+                         CASE_COLUMN: k})
+        with tempfile.TemporaryDirectory() as tmp, frozen_clock():
+            trainer, index = self._prepare(tok, rows, tmp, case.max_length)
+        if len(index) != len(rows):
+            return NotApplicable("SFTTrainer dropped the case or a neighbour during preparation")
+        prepared = trainer.train_dataset
+        prepared = prepared.select_columns([c for c in prepared.column_names if c in MODEL_COLUMNS])
+        items = [prepared[index[k]] for k in range(len(rows))]
+        return lambda order: trainer.data_collator([items[k] for k in order])
+
     def _prepare(self, tok, rows, tmp, max_length):
         """Build the trainer; map prepared rows back to cases.
 
