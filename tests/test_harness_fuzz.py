@@ -80,3 +80,18 @@ def test_batch_invariance_check_catches_a_position_dependent_mask():
                                attention_mask=[0, 0, 1, 1, 1, 1])
     found = variant_differences({"alone": alone, "left_padded": left})
     assert found and found[0].startswith("left_padded: real token 1")
+
+
+def test_modifier_check_catches_lost_masks_in_a_packed_row():
+    """Seeded bug for MOD-001: a packed row whose prompt labels were not kept (as TRL 0.19 did,
+    #3728) is reported; the same row with the masks kept, first label aside, is not."""
+    from harness.encoding import Encoding
+    from harness.invariance import segment_difference
+
+    alone = Encoding("t", "p", "c", "completion", input_ids=[5, 6, 7, 8], labels=[-100, -100, 7, 8],
+                     attention_mask=[1, 1, 1, 1])
+    kept = [([9, 9, 5, 6, 7, 8], [-100, 9, -100, -100, 7, 8])]
+    lost = [([9, 9, 5, 6, 7, 8], [-100, 9, -100, 6, 7, 8])]
+    assert segment_difference(alone, kept) is None
+    assert "label of token 1 (id 6) is 6 here, -100 when collated alone" == segment_difference(alone, lost)
+    assert "no example of the batch" in segment_difference(alone, [([5, 6, 7], [-100, -100, 7])])

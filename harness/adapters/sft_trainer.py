@@ -21,8 +21,10 @@ from harness.adapters.base import (
     captured_warnings,
     lent_tokenizer,
     neighbour_case,
+    quiet_transformers,
     row_of_batch,
     tiny_model,
+    without_dataset_fingerprints,
 )
 from harness.cases import Case
 from harness.clock import frozen_clock
@@ -35,7 +37,8 @@ CASE_COLUMN = "sft_conformance_case_index"
 # successful build, so later builds, and refusals, are not tried both ways).
 _INDEX_COLUMN_KEPT: dict[str, bool] = {}
 # Columns a training step hands to the collator (Trainer drops the rest: remove_unused_columns).
-MODEL_COLUMNS = ("input_ids", "labels", "attention_mask", "seq_lengths", "completion_mask", "assistant_masks")
+MODEL_COLUMNS = ("input_ids", "labels", "attention_mask", "position_ids", "seq_lengths", "completion_mask",
+                 "assistant_masks")
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,7 +96,7 @@ class SFTTrainerPath(PathAdapter):
     def scope(self, trainer) -> str:
         return "full"
 
-    def build_config(self, out_dir: str, max_length: int | None, **training_args):
+    def build_config(self, out_dir: str, max_length: int | None, modifier: dict | None = None, **training_args):
         """(training arguments, extra SFTTrainer keyword arguments) for this path.
 
         Options go into ``SFTConfig`` when the installed TRL has the field; releases before
@@ -106,7 +109,7 @@ class SFTTrainerPath(PathAdapter):
         init = _trainer_init_params()
         kw = {"output_dir": out_dir, "report_to": "none", "save_strategy": "no", "disable_tqdm": True,
               "per_device_train_batch_size": 2, "bf16": False, "fp16": False, "seed": 0, **training_args}
-        options = {"shuffle_dataset": False, "packing": False, **self.config}
+        options = {"shuffle_dataset": False, "packing": False, **self.config, **(modifier or {})}
         length_field = "max_length" if "max_length" in fields else "max_seq_length"
         if max_length is not None:
             options[length_field] = max_length
@@ -118,12 +121,13 @@ class SFTTrainerPath(PathAdapter):
         args = TrainingArguments(**{k: v for k, v in kw.items() if k in _training_argument_fields()})
         return args, {k: v for k, v in options.items() if k in init}
 
-    def make_trainer(self, model, tok, rows: list[dict], out_dir: str, max_length: int | None, **training_args):
+    def make_trainer(self, model, tok, rows: list[dict], out_dir: str, max_length: int | None,
+                     modifier: dict | None = None, **training_args):
         """The SFTTrainer a user would build for this path, on ``rows`` (dataset dicts from ``row``)."""
         from datasets import Dataset
         from trl import SFTTrainer
 
-        args, extra = self.build_config(out_dir, max_length, **training_args)
+        args, extra = self.build_config(out_dir, max_length, modifier, **training_args)
         return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), **extra,
                           **{_trainer_tokenizer_kwarg(): tok})
 
@@ -163,6 +167,53 @@ class SFTTrainerPath(PathAdapter):
         prepared = prepared.select_columns([c for c in prepared.column_names if c in MODEL_COLUMNS])
         items = [prepared[index[k]] for k in range(len(rows))]
         return lambda order: trainer.data_collator([items[k] for k in order])
+
+    def modifier_available(self, modifier: str) -> NotApplicable | None:
+        missing = self.available()
+        if missing:
+            return missing
+        only = MODIFIER_PATHS.get(modifier)
+        if only and self.path not in only:
+            return NotApplicable(f"{modifier} applies to path(s) {', '.join(only)} only")
+        known = sft_config_fields() or _trainer_init_params()
+        absent = [k for k in MODIFIERS[modifier] if k not in known]
+        if absent:
+            return NotApplicable(f"SFTConfig of this TRL has no {', '.join(absent)}")
+        return None
+
+    def modifier_segments(self, lt, cases: list[Case], modifier: str) -> list[tuple[list[int], list[int]]] | NotApplicable:
+        """Every example of a batch prepared and collated with a modifier (``MODIFIERS``), cut back into
+        examples at the collator's ``position_ids`` restarts: (input ids, labels) per example.
+
+        All cases go into one dataset and one batch, as in training; ``max_length`` is large so that
+        no example is cut and each one can be found whole.
+        """
+        reason = self.modifier_available(modifier)
+        if reason:
+            return reason
+        options = dict(MODIFIERS[modifier])
+        max_length = 4096  # long enough that no example is cut, so each one can be found whole
+        if not options.get("packing"):  # padding-free without packing cannot cut; 1.x refuses a max_length
+            options["max_length" if "max_length" in sft_config_fields() else "max_seq_length"] = None
+            max_length = None
+        segments = []
+        for shape in dict.fromkeys(c.shape for c in cases):  # a dataset holds one data shape
+            rows = [self.row(c, lt) for c in cases if c.shape == shape]
+            if "dataset_text_field" in options:  # the user's own column name instead of "text"
+                rows = [{options["dataset_text_field"]: r["text"]} for r in rows]
+            with (without_dataset_fingerprints(), quiet_transformers(), lent_tokenizer(lt) as tok,
+                  tempfile.TemporaryDirectory() as tmp, captured_warnings(), frozen_clock()):
+                if "pad_token" not in sft_config_fields() and tok.pad_token is None and tok.eos_token is not None:
+                    tok.pad_token = tok.eos_token
+                try:
+                    trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length, options)
+                    prepared = trainer.train_dataset
+                    prepared = prepared.select_columns([c for c in prepared.column_names if c in MODEL_COLUMNS])
+                    batch = trainer.data_collator([prepared[k] for k in range(len(prepared))])
+                except Exception as exc:  # noqa: BLE001 - a refusal of the modifier is reported, not raised
+                    return NotApplicable(f"TRL raised {type(exc).__name__}: {str(exc)[:300]}")
+            segments += split_at_position_restarts(batch)
+        return segments
 
     def _prepare(self, tok, rows, tmp, max_length):
         """Build the trainer; map prepared rows back to cases.
@@ -331,3 +382,32 @@ class AssistantOnlyLossPath(SFTTrainerPath):
 
     def scope(self, trainer):
         return "assistant"
+
+
+# SFTConfig options that change how examples are laid out in a batch; masks must survive them.
+MODIFIERS: dict[str, dict] = {
+    "padding_free": {"padding_free": True},
+    "packing_bfd": {"packing": True, "packing_strategy": "bfd"},
+    "packing_ffd": {"packing": True, "packing_strategy": "ffd"},
+    "custom_text_field": {"dataset_text_field": "body"},
+}
+MODIFIER_PATHS = {"custom_text_field": ("text",)}
+
+
+def split_at_position_restarts(batch) -> list[tuple[list[int], list[int]]]:
+    """Examples of a padding-free / packed batch: a new one starts where ``position_ids`` is 0."""
+    out = []
+    positions = batch.get("position_ids")
+    for r in range(len(batch["input_ids"])):
+        ids, labels, att = row_of_batch(batch, r)
+        pos = positions[r].tolist() if positions is not None else list(range(len(ids)))
+        current: tuple[list[int], list[int]] | None = None
+        for i, lab, a, p in zip(ids, labels, att, pos):
+            if not a:
+                continue
+            if p == 0 or current is None:
+                current = ([], [])
+                out.append(current)
+            current[0].append(i)
+            current[1].append(lab)
+    return out
