@@ -1,4 +1,5 @@
-"""``sft-conformance``: provision tokenizers, run the rules, show one encoding, list what exists."""
+"""``sft-conformance``: provision tokenizers, run the rules, show one encoding, merge versions into a matrix,
+reproduce and bisect a finding, draw the label report, list what exists."""
 
 from __future__ import annotations
 
