@@ -21,7 +21,7 @@ from harness import adapters, repro_checks
 from harness.adapters import repro_snippets
 from harness.cases import Case, load_cases
 from harness.oracle import OracleError, oracle_for
-from harness.runner import as_conversation
+from harness.runner import reference_case
 
 
 class FindingError(ValueError):
@@ -66,9 +66,8 @@ def _case(finding: Finding, cases_dir: Path | None) -> Case:
 
 def _reference(case: Case, lt, view: str) -> tuple[list, dict]:
     """The oracle's token table and facts, as plain data (computed without TRL)."""
-    judged = as_conversation(case) if view == "chat" and case.shape == "string_pc" else case
     try:
-        orc = oracle_for(judged, lt)
+        orc = oracle_for(reference_case(case, view), lt)
     except OracleError as exc:
         raise FindingError(f"no reference for {case.id} with {lt.id}: {exc}") from None
     table = [[t.id, t.role, t.message, t.speaker, [list(p) for p in t.parts]] for t in orc.tokens]
@@ -88,10 +87,7 @@ def _rows(adapter, case: Case, lt) -> list[dict]:
         return [{"messages": list(case.conversation)}, neighbour_case(case)]
     if isinstance(adapter, CompletionOnlyCollatorPath):
         text, template = adapter.texts_and_template(case, lt)
-        n = neighbour_case(case)
-        tok = lt.tokenizer
-        n_text = (tok.apply_chat_template(n["messages"], tokenize=False) if case.shape == "conversation"
-                  else n["prompt"] + n["completion"] + (tok.eos_token or ""))
+        n_text = adapter.neighbour_text(lt.tokenizer, case, neighbour_case(case))
         return [{"text": text, "response_template": template}, {"text": n_text, "response_template": template}]
     return [adapter.row(case, lt), adapter.neighbour_row(case, lt)]
 

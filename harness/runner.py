@@ -65,33 +65,34 @@ class Session:
 
     def judge(self, tokenizer_id: str, path: str, case: Case, rule) -> Verdict:
         """Apply one rule; NOT_APPLICABLE carries the reason (path missing, case shape, template)."""
-        from conformance.rules import Context
-
         enc = self.encoding(tokenizer_id, path, case.id)
         if isinstance(enc, NotApplicable):
             return Verdict(rule.id, NOT_APPLICABLE, enc.reason)
-        if enc.provenance.get("reference_view") == "chat" and case.shape == "string_pc":
-            case = as_conversation(case)  # TRL rendered the pair as a user/assistant chat
+        ctx = self._context(tokenizer_id, enc, case)
+        if isinstance(ctx, OracleError):
+            return Verdict(rule.id, NOT_APPLICABLE, f"oracle: {ctx}")
+        return rule(ctx)
+
+    def _context(self, tokenizer_id: str, enc: Encoding, case: Case):
+        """The rules' Context for an encoding, against the reference view TRL rendered; or the OracleError."""
+        from conformance.rules import Context
+
+        case = reference_case(case, enc.provenance.get("reference_view"))
         orc = self.oracle(tokenizer_id, case)
         if isinstance(orc, OracleError):
-            return Verdict(rule.id, NOT_APPLICABLE, f"oracle: {orc}")
+            return orc
         tok = self.tokenizer(tokenizer_id).tokenizer
-        return rule(Context(enc, orc, case, decode=lambda ids: tok.decode(ids)))
+        return Context(enc, orc, case, decode=lambda ids: tok.decode(ids))
 
     def token_roles(self, tokenizer_id: str, path: str, case: Case) -> list[str] | None:
         """Per position: ``pad``, the oracle role (``content@2``, ``header@1``, ``prompt``...) or
         ``not-in-reference`` for a token the reference rendering does not have; None without an oracle."""
-        from conformance.rules import Context
-
         enc = self.encoding(tokenizer_id, path, case.id)
         if isinstance(enc, NotApplicable) or not enc.ok:
             return None
-        if enc.provenance.get("reference_view") == "chat" and case.shape == "string_pc":
-            case = as_conversation(case)
-        orc = self.oracle(tokenizer_id, case)
-        if isinstance(orc, OracleError):
+        ctx = self._context(tokenizer_id, enc, case)
+        if isinstance(ctx, OracleError):
             return None
-        ctx = Context(enc, orc, case)
         roles = []
         for p, att in enumerate(enc.attention_mask):
             t = ctx.oracle_token(p) if att else None
@@ -127,6 +128,12 @@ class Session:
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None))
         return out
+
+
+def reference_case(case: Case, view: str | None) -> Case:
+    """The case as the oracle must judge it: a string pair that TRL rendered as a chat (``view`` "chat")
+    becomes that user/assistant conversation; anything else stays as it is."""
+    return as_conversation(case) if view == "chat" and case.shape == "string_pc" else case
 
 
 def as_conversation(case: Case) -> Case:

@@ -82,7 +82,7 @@ class PathAdapter:
         except Exception as exc:  # noqa: BLE001 - find which case TRL refused, then report it per case
             if len(group) == 1:
                 return {group[0].id: self.refused(lt, group[0], exc)}
-            group_error = _error_text(exc)
+            group_error = error_text(exc)
         results: dict[str, dict | BaseException] = {}
 
         def alone(case):
@@ -96,7 +96,7 @@ class PathAdapter:
 
         # A refusal of the tokenizer or template (not of one case) fails the first and the last case
         # alone with the group's exact message: then every case gets it without one build each.
-        if all(isinstance(r, BaseException) and _error_text(r) == group_error
+        if all(isinstance(r, BaseException) and error_text(r) == group_error
                for r in (alone(group[0]), alone(group[-1]))):
             return {case.id: self.refused(lt, case, results[group[0].id]) for case in group}
         out = {}
@@ -127,7 +127,7 @@ class PathAdapter:
             try:
                 collate = self.batch_collator(lt, tok, case, items)
             except Exception as exc:  # noqa: BLE001 - a refusal is judged by the golden suite, not here
-                return NotApplicable(f"TRL raised {_error_text(exc)[:300]}")
+                return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
             if isinstance(collate, NotApplicable):
                 return collate
             out = {}
@@ -137,7 +137,7 @@ class PathAdapter:
                 try:
                     batch = collate(order)
                 except Exception as exc:  # noqa: BLE001 - as above: TRL refused this input
-                    return NotApplicable(f"TRL raised {_error_text(exc)[:300]}")
+                    return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
                 ids, labels, att = row_of_batch(batch, row)
                 out[name] = self.make_encoding(lt, case, "variant", ids, labels, att, seen, tok)
             return out
@@ -183,7 +183,7 @@ def _pieces(lt: LoadedTokenizer, tok, ids: list[int]) -> list[str]:
     return [cache[i] for i in ids]
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 

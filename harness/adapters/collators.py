@@ -104,7 +104,6 @@ class ChatMLCollatorPath(PathAdapter):
                                                   tok)
         return out
 
-
     def batch_collator(self, lt, tok, case, neighbours):
         cls = self.collator_class()
         items = [{"messages": list(case.conversation)}, *neighbours]
@@ -164,6 +163,22 @@ class CompletionOnlyCollatorPath(PathAdapter):
             raise ValueError(f"chat template of {lt.id} has no generation prompt to use as response_template")
         return full, template
 
+    @staticmethod
+    def neighbour_text(tok, case, neighbour: dict) -> str:
+        """A neighbour row rendered as the case is: chat template, or prompt + completion + EOS."""
+        if case.shape == "conversation":
+            with frozen_clock():
+                return tok.apply_chat_template(neighbour["messages"], tokenize=False)
+        return neighbour["prompt"] + neighbour["completion"] + (tok.eos_token or "")
+
+    @staticmethod
+    def tokenized(tok, case, texts: list[str], max_length: int | None) -> list[dict]:
+        """The collator's input rows: each text tokenized as SFTTrainer's text path did (special tokens
+        only for plain text; a rendered chat has its own), cut at ``max_length``."""
+        encoded = [tok(t, add_special_tokens=case.shape != "conversation", truncation=max_length is not None,
+                       max_length=max_length) for t in texts]
+        return [{k: e[k] for k in ("input_ids", "attention_mask")} for e in encoded]
+
     def encode_group(self, lt, cases, max_length):
         cls = self.collator_class()
         out = {}
@@ -172,17 +187,12 @@ class CompletionOnlyCollatorPath(PathAdapter):
                 tok.pad_token = tok.eos_token
             for case in cases:
                 text, template = self.texts_and_template(case, lt)
-                chat = case.shape == "conversation"
-                n = neighbour_case(case)
-                n_text = (tok.apply_chat_template(n["messages"], tokenize=False) if chat
-                          else n["prompt"] + n["completion"] + (tok.eos_token or ""))
-                enc = [tok(t, add_special_tokens=not chat, truncation=max_length is not None,
-                           max_length=max_length) for t in (text, n_text)]
+                items = self.tokenized(tok, case, [text, self.neighbour_text(tok, case, neighbour_case(case))],
+                                       max_length)
                 mark = seen.mark()
                 with phase("collate"):
                     collator = cls(response_template=template, tokenizer=tok, mlm=False)
-                    batch = collator([{k: e[k] for k in ("input_ids", "attention_mask")} for e in enc])
-                    ids, labels, att = row_of_batch(batch, 0)
+                    ids, labels, att = row_of_batch(collator(items), 0)
                 out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen.since(mark), tok)
         return out
 
@@ -190,12 +200,7 @@ class CompletionOnlyCollatorPath(PathAdapter):
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         text, template = self.texts_and_template(case, lt)
-        chat = case.shape == "conversation"
-        with frozen_clock():
-            texts = [text] + [tok.apply_chat_template(n["messages"], tokenize=False) if chat
-                              else n["prompt"] + n["completion"] + (tok.eos_token or "") for n in neighbours]
-        cap = case.max_length
-        encoded = [tok(t, add_special_tokens=not chat, truncation=cap is not None, max_length=cap) for t in texts]
-        items = [{k: e[k] for k in ("input_ids", "attention_mask")} for e in encoded]
+        texts = [text] + [self.neighbour_text(tok, case, n) for n in neighbours]
+        items = self.tokenized(tok, case, texts, case.max_length)
         cls = self.collator_class()
         return lambda order: cls(response_template=template, tokenizer=tok, mlm=False)([items[k] for k in order])

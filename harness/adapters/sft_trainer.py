@@ -19,6 +19,7 @@ import tempfile
 from harness.adapters.base import (
     PathAdapter,
     captured_warnings,
+    error_text,
     lent_tokenizer,
     neighbour_case,
     quiet_transformers,
@@ -139,9 +140,7 @@ class SFTTrainerPath(PathAdapter):
         with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
               frozen_clock()):
             trainer, index = self._prepare(tok, rows, tmp, max_length)
-            prepared = trainer.train_dataset
-            keep = [c for c in prepared.column_names if c in MODEL_COLUMNS]
-            prepared = prepared.select_columns(keep)
+            prepared = _model_inputs(trainer.train_dataset)
             scope = self.scope(trainer)
             out = {}
             for i, case in enumerate(cases):
@@ -163,8 +162,7 @@ class SFTTrainerPath(PathAdapter):
             trainer, index = self._prepare(tok, rows, tmp, case.max_length)
         if len(index) != len(rows):
             return NotApplicable("SFTTrainer dropped the case or a neighbour during preparation")
-        prepared = trainer.train_dataset
-        prepared = prepared.select_columns([c for c in prepared.column_names if c in MODEL_COLUMNS])
+        prepared = _model_inputs(trainer.train_dataset)
         items = [prepared[index[k]] for k in range(len(rows))]
         return lambda order: trainer.data_collator([items[k] for k in order])
 
@@ -203,15 +201,13 @@ class SFTTrainerPath(PathAdapter):
                 rows = [{options["dataset_text_field"]: r["text"]} for r in rows]
             with (without_dataset_fingerprints(), quiet_transformers(), lent_tokenizer(lt) as tok,
                   tempfile.TemporaryDirectory() as tmp, captured_warnings(), frozen_clock()):
-                if "pad_token" not in sft_config_fields() and tok.pad_token is None and tok.eos_token is not None:
-                    tok.pad_token = tok.eos_token
+                _pad_with_eos_where_needed(tok)
                 try:
                     trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length, options)
-                    prepared = trainer.train_dataset
-                    prepared = prepared.select_columns([c for c in prepared.column_names if c in MODEL_COLUMNS])
+                    prepared = _model_inputs(trainer.train_dataset)
                     batch = trainer.data_collator([prepared[k] for k in range(len(prepared))])
                 except Exception as exc:  # noqa: BLE001 - a refusal of the modifier is reported, not raised
-                    return NotApplicable(f"TRL raised {type(exc).__name__}: {str(exc)[:300]}")
+                    return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
             segments += split_at_position_restarts(batch)
         return segments
 
@@ -222,12 +218,9 @@ class SFTTrainerPath(PathAdapter):
         were dropped). Older releases detect the data format from the exact column set or
         drop unknown columns; there the rows go in without the index column and are mapped by
         position, which TRL preserves (no shuffling, packing off) when none is dropped.
-        Releases whose SFTConfig has no ``pad_token`` (before 0.16) cannot pad with a tokenizer
-        that has none; there the tokenizer gets ``pad_token = eos_token``, the step those
-        releases' documentation tells users to take.
+        See ``_pad_with_eos_where_needed`` for tokenizers without a pad token.
         """
-        if "pad_token" not in sft_config_fields() and tok.pad_token is None and tok.eos_token is not None:
-            tok.pad_token = tok.eos_token
+        _pad_with_eos_where_needed(tok)
         plain = [{k: v for k, v in r.items() if k != CASE_COLUMN} for r in rows]
         modes = {True: (rows,), False: (plain,), None: (rows, plain)}[_INDEX_COLUMN_KEPT.get("kept")]
         error = None
@@ -264,6 +257,19 @@ def _training_argument_fields() -> frozenset[str]:
     from transformers import TrainingArguments
 
     return frozenset(f.name for f in dataclasses.fields(TrainingArguments))
+
+
+def _pad_with_eos_where_needed(tok) -> None:
+    """Releases whose SFTConfig has no ``pad_token`` (before 0.16) cannot pad with a tokenizer that
+    has none; there the tokenizer gets ``pad_token = eos_token``, the step those releases'
+    documentation tells users to take."""
+    if "pad_token" not in sft_config_fields() and tok.pad_token is None and tok.eos_token is not None:
+        tok.pad_token = tok.eos_token
+
+
+def _model_inputs(prepared):
+    """The prepared dataset with only the columns a training step hands to the collator."""
+    return prepared.select_columns([c for c in prepared.column_names if c in MODEL_COLUMNS])
 
 
 def _formats_prompt_completion_as_chat(tok) -> bool:
