@@ -101,23 +101,13 @@ def _specials(tid: str) -> tuple[str, ...]:
     return tuple(tokenizer_registry.load(tid).tokenizer.all_special_tokens)
 
 
-def _draw(path: str, data):
-    """A tokenizer from the representative set and an example of the path's data shape."""
-    tid = data.draw(st.sampled_from(TOKENIZERS), label="tokenizer")
-    return tid, data.draw(_case_strategy(path, _specials(tid)), label="case")
-
-
-LIVE_PATHS = [p for p in adapters.PATHS if adapters.get(p).available() is None]
-# each example runs TRL: slow, and many generated cases do not apply to a path
-TRL_SETTINGS = settings(suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
-                                               HealthCheck.function_scoped_fixture])
-
-
-@pytest.mark.parametrize("path", LIVE_PATHS)
-@TRL_SETTINGS
+@pytest.mark.parametrize("path", [p for p in adapters.PATHS if adapters.get(p).available() is None])
+@settings(suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
+                                 HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_generated_examples_conform(path, data):
-    tid, case = _draw(path, data)
+    tid = data.draw(st.sampled_from(TOKENIZERS), label="tokenizer")
+    case = data.draw(_case_strategy(path, _specials(tid)), label="case")
     try:
         orc_ok = not isinstance(oracle_for(case, tokenizer_registry.load(tid)), OracleError)
     except OracleError:
@@ -126,11 +116,13 @@ def test_generated_examples_conform(path, data):
     _check(path, tid, case)
 
 
-@pytest.mark.parametrize("path", LIVE_PATHS)
-@TRL_SETTINGS
+@pytest.mark.parametrize("path", [p for p in adapters.PATHS if adapters.get(p).available() is None])
+@settings(suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
+                                 HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_trained_tokens_do_not_depend_on_the_batch(path, data):
-    tid, case = _draw(path, data)
+    tid = data.draw(st.sampled_from(TOKENIZERS), label="tokenizer")
+    case = data.draw(_case_strategy(path, _specials(tid)), label="case")
     variants = adapters.get(path).batch_variants(tokenizer_registry.load(tid), case)
     assume(not isinstance(variants, NotApplicable))
     differences = variant_differences(variants)
