@@ -1,9 +1,13 @@
 """Masks survive the modifiers users combine with every path: padding-free batches and packing.
 
-For each SFTTrainer path and each modifier the installed TRL offers (``MODIFIERS``), every golden
-case (those without their own ``max_length``) goes through TRL's preparation and collator with
-the modifier on; each example is found again in the packed / flattened batch and its labels
-must equal those it gets collated alone (``harness.invariance.segment_difference``). Known
+For each SFTTrainer path and each modifier the installed TRL offers (``MODIFIERS``: padding-free,
+every packing strategy of the release, a custom ``dataset_text_field``), every golden case
+(those without their own ``max_length``) goes through TRL's preparation and collator with the
+modifier on. Each example is found again in the packed / flattened batch and its labels must
+equal those it gets collated alone (``harness.invariance.segment_difference``); where the
+strategy cuts examples (wrapped, bfd_split, ``ConstantLengthDataset``), each piece is found in
+the stream of all examples with their alone labels and no token may be lost
+(``harness.invariance.stream_differences``). Known
 upstream failures are expectations under rule ``MOD-001`` and path ``<path>+<modifier>``; an
 expectation that no longer fails for any case of a (tokenizer, path, modifier) is an XPASS.
 """
@@ -17,7 +21,7 @@ from harness.adapters.base import library_versions
 from harness.adapters.sft_trainer import MODIFIERS, SFTTrainerPath
 from harness.cases import load_cases
 from harness.encoding import NotApplicable
-from harness.invariance import segment_difference
+from harness.invariance import packed_differences
 
 RULE = "MOD-001"
 TOKENIZERS = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-no-template", "qwen3", "llama3", "gemma3")
@@ -43,12 +47,12 @@ def test_masks_survive_modifier(tid, path, modifier, conformance_session):
              and plain[c.id].ok]
     if not cases:
         pytest.skip(f"NOT_APPLICABLE: no case of {path} applies to {tid}")
-    segments = adapter.modifier_segments(lt, cases, modifier)
-    if isinstance(segments, NotApplicable):
-        pytest.skip(f"NOT_APPLICABLE: {segments.reason}")
+    batches = adapter.modifier_batches(lt, cases, modifier)
+    if isinstance(batches, NotApplicable):
+        pytest.skip(f"NOT_APPLICABLE: {batches.reason}")
     versions = library_versions()
     where = f"{path}+{modifier}"
-    failures = {c.id: d for c in cases if (d := segment_difference(plain[c.id], segments))}
+    failures = {cid: d for b in batches for cid, d in packed_differences(b, plain).items()}
     known = {c.id: e for c in cases if (e := expectations.find(EXPECTATIONS, RULE, tid, where, c.id, versions))}
     unexpected = {k: v for k, v in failures.items() if k not in known}
     assert not unexpected, f"{RULE} masks do not survive {modifier} on {path}:\n" + "\n".join(

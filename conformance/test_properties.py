@@ -14,9 +14,17 @@ runs the installed TRL, and checks:
 
 A shrunk counterexample is printed token by token (``sft-conformance show`` layout) with its
 oracle roles. Profiles: HYPOTHESIS_PROFILE=dev|ci|nightly (see the root conftest.py).
+
+The properties fuzz the line the suite targets (the TRL of ``snapshots/TAKEN_WITH``). On an
+older line a generated example mostly re-finds a recorded upstream bug in a new form (0.8 with
+pad_token == eos_token masks an assistant answer that is the EOS string, #976), so there they
+are not evaluated unless SFT_CONFORMANCE_FUZZ_ALL_LINES=1; the golden cases and their
+expectations judge every line.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
@@ -30,7 +38,9 @@ from harness.cases import load_cases
 from harness.encoding import FAIL, IGNORE_INDEX, NotApplicable
 from harness.invariance import variant_differences
 from harness.oracle import OracleError, oracle_for
+from harness.runner import reference_case
 from harness.show import render
+from harness.snapshot_format import target_line
 
 CANDIDATES = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-eot-ne-eos", "synthetic-double-bos",
               "synthetic-no-template", "qwen3", "llama3", "gemma3", "mistral-v3", "phi3", "gpt-oss")
@@ -47,6 +57,11 @@ def _available() -> list[str]:
     return out
 
 
+_TARGET, _INSTALLED = target_line(), library_versions().get("trl")
+pytestmark = pytest.mark.skipif(
+    bool(_TARGET) and _INSTALLED != _TARGET and os.environ.get("SFT_CONFORMANCE_FUZZ_ALL_LINES") != "1",
+    reason=f"NOT_EVALUATED: the properties fuzz trl {_TARGET}, the line the suite targets; on trl {_INSTALLED} "
+           "the golden cases and expectations judge it (SFT_CONFORMANCE_FUZZ_ALL_LINES=1 fuzzes it anyway)")
 TOKENIZERS = _available()
 EXPECTATIONS = expectations.load()
 GOLDEN = load_cases()
@@ -76,11 +91,15 @@ def _check(path: str, tid: str, case):
     result = adapter.encode(lt, [case])[case.id]
     assume(not isinstance(result, NotApplicable) and result.ok)
     enc = result
-    orc = oracle_for(case, lt)
+    reference = reference_case(case, enc.provenance.get("reference_view"))  # as the golden cases are judged
+    try:
+        orc = oracle_for(reference, lt)
+    except OracleError:
+        assume(False)
     note(_explain(enc, orc))
     bad = [p for p, (i, lab) in enumerate(zip(enc.input_ids, enc.labels)) if lab not in (IGNORE_INDEX, i)]
     assert not bad, f"labels neither -100 nor input_ids at positions {bad[:8]}"
-    ctx = Context(enc, orc, case, decode=lt.tokenizer.decode)
+    ctx = Context(enc, orc, reference, decode=lt.tokenizer.decode)
     failures = []
     for rule in RULES.values():
         v = rule(ctx)

@@ -14,10 +14,8 @@ import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from harness.encoding import NotApplicable
-from harness.snapshot_format import serialize
+from harness.snapshot_format import SNAPSHOT_DIR, serialize, target_line
 from harness.tokenizer_registry import TokenizerUnavailable
-
-SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "snapshots"
 
 
 class EncodingSnapshot(SingleFileSnapshotExtension):
@@ -58,14 +56,6 @@ def encoding_snapshot(snapshot):
     return snapshot.use_extension(EncodingSnapshot)
 
 
-TAKEN_WITH = SNAPSHOT_DIR / "TAKEN_WITH"
-
-
-def snapshot_line() -> str:
-    """The TRL version the committed snapshots were taken with (``snapshots/TAKEN_WITH``)."""
-    return TAKEN_WITH.read_text(encoding="utf-8").split()[1] if TAKEN_WITH.exists() else ""
-
-
 def test_encoding_snapshot(snapshot_key, conformance_session, encoding_snapshot, request):
     """Parametrized by conftest over the selected (tokenizer, path, case) triples.
 
@@ -84,7 +74,7 @@ def test_encoding_snapshot(snapshot_key, conformance_session, encoding_snapshot,
     from harness.adapters.base import library_versions
 
     installed = library_versions().get("trl")
-    line = snapshot_line()
+    line = target_line()
     update = request.config.getoption("--snapshot-update", default=False)
     if line and installed != line and not update:
         if serialize(enc, lt.content_hash) != encoding_snapshot:

@@ -130,7 +130,8 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
     verdicts = _verdicts(reports)
     statuses = {k: {v.get("trl") or "0": s for s, v in vs if s in ("pass", "fail")} for k, vs in verdicts.items()}
     order = sorted({r["run_info"]["libraries"].get("trl") or "0" for r in reports}, key=Version)
-    failing = {k for k, per in statuses.items() if "fail" in per.values()}
+    # (key, trl version) pairs: an entry that covers a key on one line says nothing about another
+    failing = {(k, v) for k, per in statuses.items() for v, st in per.items() if st == "fail"}
     covered: set[tuple] = set()
     out, stats = [], defaultdict(int)
     for entry in entries:
@@ -150,13 +151,17 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
         else:
             out.append(entry)
             stats["kept"] += 1
-        covered.update(fails)
-    new = sorted(failing - covered)
+        covered.update((k, v.get("trl") or "0") for k, vs in matched.items() for st, v in vs if st == "fail")
+    uncovered = failing - covered
+    new = sorted({k for k, _ in uncovered})
     if new:
         libs = reports[-1]["run_info"]["libraries"]
         template = {"reason": f"untriaged: observed on trl {', '.join(order)} / transformers "
                               f"{libs.get('transformers')}; replace with an issue/pr number or a reason"}
-        added = _split(template, new, statuses, order)
+        # a new entry covers only the lines no entry covers (the others keep their references)
+        rest = {k: {v: st if st == "pass" or (k, v) in uncovered else "covered" for v, st in statuses[k].items()}
+                for k in new}
+        added = _split(template, new, {**statuses, **rest}, order)
         out.extend(added)
         stats["added (untriaged)"] += len(added)
     return out, dict(stats)

@@ -104,15 +104,22 @@ def _token_roles(ids, offsets, char_roles, bos_id, fallback) -> list[OracleToken
     return out
 
 
+def terminated(completion: str, eos: str) -> str:
+    """The completion ending in one EOS: the user's own when they typed it (a habit from releases that
+    added none), else appended. One EOS, as one BOS: a second one is a token the data never had."""
+    return completion if completion.endswith(eos) else completion + eos
+
+
 def string_oracle(case: Case, lt: LoadedTokenizer) -> Oracle:
-    """Reference for a string prompt/completion: ``[BOS] prompt completion EOS`` as the tokenizer encodes it."""
+    """Reference for a string prompt/completion: ``[BOS] prompt completion EOS`` as the tokenizer encodes it
+    (``terminated``: a completion that already ends with the EOS string gets no second one)."""
     tok = lt.tokenizer
     if tok.eos_token is None:
         raise OracleError(f"tokenizer {lt.id} has no eos_token; a completion cannot be terminated")
     eos = tok.eos_token
-    text = case.prompt + case.completion + eos
+    text = case.prompt + terminated(case.completion, eos)
     ids, offsets = _encode(tok, text, add_special_tokens=True)
-    p, c = len(case.prompt), len(case.prompt) + len(case.completion)
+    p, c = len(case.prompt), len(text) - len(eos)
     roles = [(-1, "prompt", None)] * p + [(-1, "completion", None)] * (c - p) + [(-1, "eos", None)] * len(eos)
     tokens = _token_roles(ids, offsets, roles, tok.bos_token_id, (None, None, None))
     # zero-width tokens (post-processor specials other than BOS) keep no role: call them eos if they are eos

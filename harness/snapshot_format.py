@@ -7,10 +7,20 @@ plain text built in a fixed order, so two runs (or two machines) give identical 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.encoding import IGNORE_INDEX, Encoding
 from harness.show import escape
 
 MASK = "·masked"
+SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "snapshots"
+TAKEN_WITH = SNAPSHOT_DIR / "TAKEN_WITH"
+
+
+def target_line() -> str:
+    """The TRL version the suite targets: the one the committed snapshots were taken with
+    (``snapshots/TAKEN_WITH``); empty when there are none."""
+    return TAKEN_WITH.read_text(encoding="utf-8").split()[1] if TAKEN_WITH.exists() else ""
 
 
 def serialize(enc: Encoding, tokenizer_hash: str) -> str:

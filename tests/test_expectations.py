@@ -110,3 +110,20 @@ def test_update_adds_trl_conditions_from_reports_of_several_lines():
         exp_entry = expectations_update._key_fields(e)
         assert exp_entry.matches(e["rule"], "t", "prompt_completion", e["case"], {"trl": "1.16.0"}) == \
             (e["rule"] == "MASK-002")
+
+
+def test_update_adds_the_lines_an_entry_does_not_cover():
+    """A key failing on two lines, with an entry for only one of them, gets an untriaged entry for the
+    other (an entry covering a key on one line used to mark the key covered on every line)."""
+    def rep(trl, status):
+        r = _report([("TOK-003", "t", "prompt_completion", "pc_new", status)])
+        r["run_info"] = {"libraries": {"trl": trl, "transformers": "5.23.0"}}
+        return r
+
+    entries = [{"rule": "TOK-003", "tokenizer": "t", "path": "prompt_completion", "case": "*", "trl": "<0.9",
+                "issue": 3083}]
+    out, stats = expectations_update.update(entries, [rep("0.8.6", "fail"), rep("0.15.2", "fail"),
+                                                      rep("0.17.0", "pass")])
+    assert stats == {"kept": 1, "added (untriaged)": 1}
+    (new,) = [e for e in out if "reason" in e]
+    assert new["trl"] == ">=0.15.2,<0.17.0"

@@ -95,3 +95,41 @@ def test_modifier_check_catches_lost_masks_in_a_packed_row():
     assert segment_difference(alone, kept) is None
     assert "label of token 1 (id 6) is 6 here, -100 when collated alone" == segment_difference(alone, lost)
     assert "no example of the batch" in segment_difference(alone, [([5, 6, 7], [-100, -100, 7])])
+
+
+def test_cut_packing_check_catches_lost_masks_and_lost_tokens():
+    """Seeded bugs for MOD-001 on strategies that cut examples (wrapped, bfd_split,
+    ConstantLengthDataset): pieces run across examples and are shuffled; a prompt label lost in a
+    piece, a piece missing, a re-tokenized piece, or (bfd_split) a sequence running from one
+    example into another is reported against its case, and the same pieces done right are not."""
+    from harness.encoding import Encoding
+    from harness.invariance import PackedBatch, packed_differences
+
+    def enc(cid, ids, labels):
+        return Encoding("t", "p", cid, "completion", input_ids=ids, labels=labels, attention_mask=[1] * len(ids))
+
+    alone = {"a": enc("a", [5, 6, 7, 8], [-100, -100, 7, 8]), "b": enc("b", [9, 10, 11], [-100, -100, 11])}
+    # wrapped into chunks of 3 over the stream 5 6 7 8 9 10 11 (first label of a chunk is masked by TRL)
+    wrapped = [([5, 6, 7], [-100, -100, 7]), ([8, 9, 10], [-100, 9, -100]), ([11], [-100])]
+    assert packed_differences(PackedBatch(["a", "b"], wrapped, cuts=True, spans=True), alone) == {}
+    assert packed_differences(PackedBatch(["a", "b"], wrapped[::-1], cuts=True, spans=True), alone) == {}
+    lost_mask = [wrapped[0], ([8, 9, 10], [-100, 9, 10]), wrapped[2]]
+    assert packed_differences(PackedBatch(["a", "b"], lost_mask, cuts=True, spans=True), alone) == {
+        "b": "label of token 1 (id 10) is 10 packed, -100 when collated alone"}
+    assert packed_differences(PackedBatch(["a", "b"], wrapped[:2], cuts=True, spans=True), alone) == {
+        "b": "1 of its tokens are in no packed piece (dropped)"}
+    retokenized = [wrapped[0], ([8, 9, 12], [-100, 9, 12]), wrapped[2]]
+    assert "no run of the examples' tokens" in packed_differences(
+        PackedBatch(["a", "b"], retokenized, cuts=True, spans=True), alone)["a"]
+    # bfd_split keeps each piece inside one example: split at every example start they pass, a row
+    # that runs from one example into the next (TRL 0.29 bfd-requeue without padding-free) does not
+    split = [([5, 6, 7], [-100, -100, 7]), ([8], [-100]), ([9, 10, 11], [-100, -100, 11])]
+    assert packed_differences(PackedBatch(["a", "b"], split, cuts=True), alone) == {}
+    assert "runs across 2 examples (a, b)" in packed_differences(
+        PackedBatch(["a", "b"], [split[0], ([8, 9, 10, 11], [-100, 9, -100, 11])], cuts=True), alone)["a"]
+    # ConstantLengthDataset: an EOS (2) after every example, chunks of 4, the short last chunk not yielded
+    cld = [([5, 6, 7, 8], [5, 6, 7, 8]), ([2, 9, 10, 11], [2, 9, 10, 11])]
+    text = {"a": enc("a", [5, 6, 7, 8], [5, 6, 7, 8]), "b": enc("b", [9, 10, 11], [9, 10, 11])}
+    assert packed_differences(PackedBatch(["a", "b"], cld, cuts=True, spans=True, separator=2, drops_tail=3), text) == {}
+    assert "dropped" in packed_differences(PackedBatch(["a", "b"], cld[1:], cuts=True, spans=True, separator=2,
+                                                       drops_tail=3), text)["a"]

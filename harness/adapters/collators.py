@@ -22,6 +22,7 @@ from harness.adapters.base import (
 )
 from harness.clock import frozen_clock
 from harness.encoding import NotApplicable
+from harness.oracle import terminated
 from harness.timing import phase
 
 
@@ -53,12 +54,18 @@ def _collator_trainer(model, tok, rows, out_dir, collator, **training_args):
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from harness.adapters.sft_trainer import MessagesPath, _trainer_tokenizer_kwarg, sft_config_fields
+    from harness.adapters.sft_trainer import (
+        MessagesPath,
+        _trainer_init_params,
+        _trainer_tokenizer_kwarg,
+        sft_config_fields,
+    )
 
-    extra = {"remove_unused_columns": False}
-    if "dataset_kwargs" in sft_config_fields():
-        extra["dataset_kwargs"] = {"skip_prepare_dataset": True}
-    args, options = MessagesPath().build_config(out_dir, None, **extra, **training_args)
+    fields, init = sft_config_fields(), _trainer_init_params()
+    skip = {"dataset_kwargs": {"skip_prepare_dataset": True}} if "dataset_kwargs" in fields | init else {}
+    if not fields and "dataset_text_field" in init:  # 0.8 refuses packing=False without one, even when skipping
+        skip["dataset_text_field"] = "text"
+    args, options = MessagesPath().build_config(out_dir, None, skip, remove_unused_columns=False, **training_args)
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collator,
                       **options, **{_trainer_tokenizer_kwarg(): tok})
 
@@ -153,7 +160,7 @@ class CompletionOnlyCollatorPath(PathAdapter):
         """The rendered text and the response template a user would pass for this case."""
         tok = lt.tokenizer
         if case.shape == "string_pc":
-            return case.prompt + case.completion + (tok.eos_token or ""), case.response_template
+            return case.prompt + terminated(case.completion, tok.eos_token or ""), case.response_template
         with frozen_clock():
             full = tok.apply_chat_template(case.conversation, tokenize=False)
             before = tok.apply_chat_template(case.prompt_messages, tokenize=False)
@@ -169,7 +176,7 @@ class CompletionOnlyCollatorPath(PathAdapter):
         if case.shape == "conversation":
             with frozen_clock():
                 return tok.apply_chat_template(neighbour["messages"], tokenize=False)
-        return neighbour["prompt"] + neighbour["completion"] + (tok.eos_token or "")
+        return neighbour["prompt"] + terminated(neighbour["completion"], tok.eos_token or "")
 
     @staticmethod
     def tokenized(tok, case, texts: list[str], max_length: int | None) -> list[dict]:

@@ -30,6 +30,7 @@ from harness.adapters.base import (
 from harness.cases import Case
 from harness.clock import frozen_clock
 from harness.encoding import NotApplicable
+from harness.invariance import PackedBatch
 from harness.timing import phase
 from harness.tokenizer_registry import LoadedTokenizer
 
@@ -167,36 +168,52 @@ class SFTTrainerPath(PathAdapter):
         return lambda order: trainer.data_collator([items[k] for k in order])
 
     def modifier_available(self, modifier: str) -> NotApplicable | None:
+        options = self.modifier_options(modifier)
+        return options if isinstance(options, NotApplicable) else None
+
+    def modifier_options(self, modifier: str) -> dict | NotApplicable:
+        """The ``SFTConfig`` options that turn ``modifier`` on in the installed TRL, or why it has none."""
         missing = self.available()
         if missing:
             return missing
-        only = MODIFIER_PATHS.get(modifier)
-        if only and self.path not in only:
-            return NotApplicable(f"{modifier} applies to path(s) {', '.join(only)} only")
+        mod = MODIFIERS[modifier]
+        if mod.paths and self.path not in mod.paths:
+            return NotApplicable(f"{modifier} applies to path(s) {', '.join(mod.paths)} only")
         known = sft_config_fields() or _trainer_init_params()
-        absent = [k for k in MODIFIERS[modifier] if k not in known]
+        absent = [k for k in mod.options if k not in known]
         if absent:
             return NotApplicable(f"SFTConfig of this TRL has no {', '.join(absent)}")
-        return None
+        options = dict(mod.options)
+        if mod.strategies:
+            offered = packing_strategies()
+            name = next((n for n in mod.strategies if n in offered), None)
+            if name is None:
+                return NotApplicable(f"this TRL packs with {', '.join(sorted(offered)) or 'nothing'}, "
+                                     f"not {' / '.join(mod.strategies)}")
+            if "packing_strategy" in known:
+                options["packing_strategy"] = name
+        return options
 
-    def modifier_segments(self, lt, cases: list[Case], modifier: str) -> list[tuple[list[int], list[int]]] | NotApplicable:
-        """Every example of a batch prepared and collated with a modifier (``MODIFIERS``), cut back into
-        examples at the collator's ``position_ids`` restarts: (input ids, labels) per example.
+    def modifier_batches(self, lt, cases: list[Case], modifier: str) -> list[PackedBatch] | NotApplicable:
+        """Every case prepared and collated with a modifier (``MODIFIERS``), one batch per data shape,
+        cut back into pieces at the collator's ``position_ids`` restarts (``split_at_position_restarts``).
 
-        All cases go into one dataset and one batch, as in training; ``max_length`` is large so that
-        no example is cut and each one can be found whole.
+        All cases of a shape go into one dataset and one batch, as in training. For a modifier that
+        keeps examples whole, ``max_length`` is large so that each one can be found whole; one that
+        cuts them gets a short ``max_length`` so that every example is cut somewhere.
         """
-        reason = self.modifier_available(modifier)
-        if reason:
-            return reason
-        options = dict(MODIFIERS[modifier])
-        max_length = 4096  # long enough that no example is cut, so each one can be found whole
+        options = self.modifier_options(modifier)
+        if isinstance(options, NotApplicable):
+            return options
+        mod = MODIFIERS[modifier]
+        max_length = CUT_LENGTH if mod.cuts else 4096
         if not options.get("packing"):  # padding-free without packing cannot cut; 1.x refuses a max_length
             options["max_length" if "max_length" in sft_config_fields() else "max_seq_length"] = None
             max_length = None
-        segments = []
+        batches = []
         for shape in dict.fromkeys(c.shape for c in cases):  # a dataset holds one data shape
-            rows = [self.row(c, lt) for c in cases if c.shape == shape]
+            group = [c for c in cases if c.shape == shape]
+            rows = [self.row(c, lt) for c in group]
             if "dataset_text_field" in options:  # the user's own column name instead of "text"
                 rows = [{options["dataset_text_field"]: r["text"]} for r in rows]
             with (without_dataset_fingerprints(), quiet_transformers(), lent_tokenizer(lt) as tok,
@@ -208,8 +225,11 @@ class SFTTrainerPath(PathAdapter):
                     batch = trainer.data_collator([prepared[k] for k in range(len(prepared))])
                 except Exception as exc:  # noqa: BLE001 - a refusal of the modifier is reported, not raised
                     return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
-            segments += split_at_position_restarts(batch)
-        return segments
+                separator = tok.eos_token_id if mod.separates_with_eos else None
+            batches.append(PackedBatch([c.id for c in group], split_at_position_restarts(batch), cuts=mod.cuts,
+                                       spans=mod.spans, separator=separator,
+                                       drops_tail=CUT_LENGTH - 1 if mod.drops_short_tail else 0))
+        return batches
 
     def _prepare(self, tok, rows, tmp, max_length):
         """Build the trainer; map prepared rows back to cases.
@@ -390,14 +410,65 @@ class AssistantOnlyLossPath(SFTTrainerPath):
         return "assistant"
 
 
-# SFTConfig options that change how examples are laid out in a batch; masks must survive them.
-MODIFIERS: dict[str, dict] = {
-    "padding_free": {"padding_free": True},
-    "packing_bfd": {"packing": True, "packing_strategy": "bfd"},
-    "packing_ffd": {"packing": True, "packing_strategy": "ffd"},
-    "custom_text_field": {"dataset_text_field": "body"},
+@dataclasses.dataclass(frozen=True)
+class Modifier:
+    """A way of laying examples out in a batch that users combine with every path; masks must survive it.
+
+    ``strategies``: the names releases gave this packing strategy (the first one the installed TRL
+    offers is used, see ``packing_strategies``). ``cuts``: examples are cut into ``max_length``
+    pieces; ``spans``: a piece may run across examples, which then attend to each other (wrapped,
+    ``ConstantLengthDataset``; bfd_split keeps each example's pieces apart). ``separates_with_eos`` / ``drops_short_tail``: what
+    ``ConstantLengthDataset`` does (an EOS after every example; a last chunk shorter than
+    ``max_length`` is not yielded).
+    """
+
+    options: dict
+    strategies: tuple[str, ...] = ()
+    cuts: bool = False
+    spans: bool = False
+    separates_with_eos: bool = False
+    drops_short_tail: bool = False
+    paths: tuple[str, ...] = ()
+
+
+MODIFIERS: dict[str, Modifier] = {
+    "padding_free": Modifier({"padding_free": True}),
+    "packing_bfd": Modifier({"packing": True}, strategies=("bfd",)),
+    "packing_ffd": Modifier({"packing": True}, strategies=("ffd",)),
+    "packing_bfd_split": Modifier({"packing": True}, strategies=("bfd_split", "bfd-requeue"), cuts=True),
+    "packing_wrapped": Modifier({"packing": True}, strategies=("wrapped",), cuts=True, spans=True),
+    "packing_constant_length": Modifier({"packing": True}, strategies=("constant_length",), cuts=True, spans=True,
+                                        separates_with_eos=True, drops_short_tail=True),
+    "custom_text_field": Modifier({"dataset_text_field": "body"}, paths=("text",)),
 }
-MODIFIER_PATHS = {"custom_text_field": ("text",)}
+CUT_LENGTH = 32  # max_length for the modifiers that cut: shorter than almost every golden case
+
+
+@functools.lru_cache(maxsize=1)
+def packing_strategies() -> frozenset[str]:
+    """How ``packing=True`` lays examples out in the installed TRL.
+
+    Releases with ``SFTConfig.packing_strategy`` (0.19 on) list their choices in the field's
+    metadata or help text. Before it, ``SFTTrainer._prepare_packed_dataloader`` (to 0.13) packs
+    through ``ConstantLengthDataset``; otherwise (0.15-0.18) the tokenized dataset is concatenated
+    and cut into ``max_length`` chunks, which 0.19 named ``wrapped``.
+    """
+    import re
+
+    try:
+        from trl import SFTTrainer
+    except ImportError:
+        return frozenset()
+    if "packing_strategy" in sft_config_fields():
+        from trl import SFTConfig
+
+        meta = next(f for f in dataclasses.fields(SFTConfig) if f.name == "packing_strategy").metadata
+        return frozenset(meta.get("choices") or re.findall(r"`'([\w-]+)'`", meta.get("help", "")))
+    if hasattr(SFTTrainer, "_prepare_packed_dataloader"):
+        return frozenset({"constant_length"})
+    if "packing" in sft_config_fields() or "packing" in _trainer_init_params():
+        return frozenset({"wrapped"})
+    return frozenset()
 
 
 def split_at_position_restarts(batch) -> list[tuple[list[int], list[int]]]:
