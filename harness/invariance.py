@@ -117,15 +117,15 @@ def stream_differences(batch: PackedBatch, alone: dict[str, Encoding]) -> dict[s
                                 f"its first {m} match from token {at} of {cid}, then "
                                 f"{piece_ids[m] if m < len(piece_ids) else 'nothing'} (merged or re-tokenized)")
             continue
-        good = [pl for pl in places if _wrong_label(units, pl, piece_labels) is None]
+        wrong = [_wrong_label(units, pl, piece_labels) for pl in places]
+        good = [pl for pl, w in zip(places, wrong) if w is None]
         free = [pl for pl in good if not any(covered[u][o + j] for u, o, _, n in pl for j in range(n))]
         chosen = (free or good or places)[0]
         for u, o, _, n in chosen:
             covered[u][o:o + n] = [True] * n
-        if not good:
-            u, o = _wrong_label(units, chosen, piece_labels)
+        if not good:  # chosen is places[0]: report its first wrong label
+            u, o, k = wrong[0]
             tid, lab, cid, pos = units[u][o]
-            k = next(start + (o - uo) for uu, uo, start, _ in chosen if uu == u and uo <= o)
             out.setdefault(cid, f"label of token {pos} (id {tid}) is {piece_labels[k]} packed, {lab} when collated alone")
     # loss is counted, not placed: a run that occurs in two examples may be placed in the wrong one
     extra = sum(len(p[0]) for p in batch.pieces) - sum(len(u) for u in units)
@@ -174,44 +174,44 @@ def _placements(units, piece: list[int], across: bool = True, limit: int = 64) -
     return found
 
 
+def _longest_run(units, piece: list[int], k: int) -> tuple[int, tuple | None]:
+    """(length, first token) of the longest run of ``piece[k:]`` found anywhere in one example."""
+    best: tuple[int, tuple | None] = (0, None)
+    for unit in units:
+        for o in range(len(unit)):
+            m = 0
+            while k + m < len(piece) and o + m < len(unit) and unit[o + m][0] == piece[k + m]:
+                m += 1
+            if m > best[0]:
+                best = (m, unit[o])
+    return best
+
+
 def _runs_across(units, piece: list[int]) -> list[str]:
     """The case ids of the examples ``piece`` is cut from when it is runs of several, each starting
     anywhere (the longest run first); empty when it is not."""
     k, cids = 0, []
     while k < len(piece):
-        best = (0, "")
-        for unit in units:
-            for o in range(len(unit)):
-                m = 0
-                while k + m < len(piece) and o + m < len(unit) and unit[o + m][0] == piece[k + m]:
-                    m += 1
-                if m > best[0]:
-                    best = (m, unit[o][2])
-        if not best[0]:
+        m, tok = _longest_run(units, piece, k)
+        if not m:
             return []
-        k += best[0]
-        cids.append(best[1])
+        k += m
+        cids.append(tok[2])
     return cids if len(cids) > 1 else []
 
 
-def _wrong_label(units, placement, piece_labels) -> tuple[int, int] | None:
-    """(example, offset) of the first token whose packed label differs from its label alone."""
+def _wrong_label(units, placement, piece_labels) -> tuple[int, int, int] | None:
+    """(example, offset in it, offset in the piece) of the first token whose packed label differs
+    from its label alone."""
     for u, o, start, n in placement:
         for j in range(n):
             lab = units[u][o + j][1]
             if start + j > 0 and lab is not None and piece_labels[start + j] != lab:
-                return u, o + j
+                return u, o + j, start + j
     return None
 
 
 def _best_partial(units, piece: list[int]) -> tuple[str, int, int]:
     """(case id, position, length) of the longest prefix of ``piece`` found in one example."""
-    best = ("?", 0, 0)
-    for unit in units:
-        for o in range(len(unit)):
-            m = 0
-            while m < len(piece) and o + m < len(unit) and unit[o + m][0] == piece[m]:
-                m += 1
-            if m > best[2]:
-                best = (unit[o][2], unit[o][3], m)
-    return best
+    m, tok = _longest_run(units, piece, 0)
+    return (tok[2], tok[3], m) if tok else ("?", 0, 0)
