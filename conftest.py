@@ -6,6 +6,7 @@ derandomized in ci so a CI run is reproducible; nightly explores new inputs ever
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
@@ -13,3 +14,11 @@ settings.register_profile("dev", max_examples=8, **_COMMON)
 settings.register_profile("ci", max_examples=20, derandomize=True, print_blob=True, **_COMMON)
 settings.register_profile("nightly", max_examples=300, print_blob=True, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session")
+def conformance_session():
+    """One Session (tokenizers, TRL encodings, oracles) shared by tests/ and conformance/."""
+    from harness.runner import Session
+
+    return Session()

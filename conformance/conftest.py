@@ -78,11 +78,6 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("conformance_item", params)
 
 
-@pytest.fixture(scope="session")
-def conformance_session() -> Session:
-    return Session()
-
-
 def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.skipped):
         if "conformance_item" not in report.keywords and "/" not in report.nodeid:

@@ -1,10 +1,22 @@
-"""The data that flows between adapters, the oracle and the rules (DESIGN.md section 1)."""
+"""The data that flows between adapters, the oracle and the rules (``docs/interpreting.md``).
+
+An adapter's ``Encoding`` is a rules ``Row`` plus what the harness needs to report it (tokenizer,
+case, decoded pieces, provenance). Verdicts and the label constants are the rules engine's own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-IGNORE_INDEX = -100
+from conformance.rules.data import (  # noqa: F401  (re-exported: the one definition)
+    FAIL,
+    IGNORE_INDEX,
+    NOT_APPLICABLE,
+    PASS,
+    UNDECIDABLE,
+    Row,
+    Verdict,
+)
 
 # What a path's configuration promises to train on. Rules read this, never the TRL version.
 LOSS_SCOPES = (
@@ -38,6 +50,7 @@ class Encoding:
     warnings: list[str] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    neighbour_dropped: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -50,26 +63,15 @@ class Encoding:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def row(self) -> Row:
+        """What the rules read: the tensors and the facts of this row, nothing harness-specific."""
+        return Row(self.input_ids, self.labels, self.attention_mask, self.loss_scope, self.path,
+                   list(self.warnings), self.provenance.get("pad_token_id"), self.provenance.get("eos_token_id"),
+                   self.refused, self.dropped, self.neighbour_dropped)
+
 
 @dataclass(frozen=True)
 class NotApplicable:
     """A path that the installed TRL does not offer, or an input it cannot carry."""
 
     reason: str
-
-
-PASS, FAIL, NOT_APPLICABLE, UNDECIDABLE = "pass", "fail", "not_applicable", "undecidable"
-
-
-@dataclass
-class Verdict:
-    """A rule's outcome with the evidence a human needs to see why."""
-
-    rule: str
-    status: str
-    message: str = ""
-    positions: list[int] = field(default_factory=list)
-    evidence: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)

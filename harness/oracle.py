@@ -17,14 +17,12 @@ token), ``sep`` (whatever follows until the next message). ``bos`` for a BOS tok
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
+from conformance.rules.data import MIXED, Reference, Token
 from harness.cases import Case
 from harness.clock import frozen_clock
 from harness.tokenizer_registry import LoadedTokenizer
-
-MIXED = "mixed"
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,13 @@ class Oracle:
     def assistant_messages(self) -> list[int]:
         return sorted({t.message for t in self.tokens if t.speaker == "assistant" and t.message is not None}
                       | {m for m in self.terminators if m >= 0})
+
+    def reference(self, max_length: int | None) -> Reference:
+        """The plain token table and facts the rules judge against (no offsets, no text)."""
+        return Reference([Token(t.id, t.role, t.message, t.speaker, tuple(t.parts)) for t in self.tokens],
+                         self.view, self.eot_token, self.eot_id, self.bos_id,
+                         list(self.prompt_ids) if self.prompt_ids is not None else None, self.generation_prompt,
+                         dict(self.terminators), self.final_message, max_length)
 
 
 class OracleError(ValueError):
@@ -331,38 +336,3 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
 def oracle_for(case: Case, lt: LoadedTokenizer) -> Oracle:
     """The reference view a case is judged against: string pairs by concatenation, conversations by template."""
     return string_oracle(case, lt) if case.shape == "string_pc" else chat_oracle(case, lt)
-
-
-@dataclass
-class Alignment:
-    """Map from the encoding's real (attention 1) positions to oracle token indices.
-
-    ``to_oracle[p]`` is the oracle index of real position ``p`` or ``None`` for a token the
-    reference does not have (an inserted BOS/EOS/generation prompt). ``missing`` lists oracle
-    indices absent from the encoding; ``truncated`` says the absence is explained by
-    ``max_length`` (a contiguous run at the start or end).
-    """
-
-    positions: list[int]            # encoding positions with attention 1, in order
-    to_oracle: dict[int, int | None]
-    from_oracle: dict[int, int]
-    missing: list[int]
-    truncated: bool
-
-
-def align(real_ids: list[int], positions: list[int], oracle: Oracle, max_length: int | None) -> Alignment:
-    ref = oracle.ids
-    sm = difflib.SequenceMatcher(a=real_ids, b=ref, autojunk=False)
-    to_oracle: dict[int, int | None] = {p: None for p in positions}
-    from_oracle: dict[int, int] = {}
-    for a, b, size in sm.get_matching_blocks():
-        for k in range(size):
-            to_oracle[positions[a + k]] = b + k
-            from_oracle[b + k] = positions[a + k]
-    missing = [i for i in range(len(ref)) if i not in from_oracle]
-    truncated = False
-    if missing and max_length is not None and len(real_ids) >= max_length - 1 and len(ref) > max_length:
-        head = missing == list(range(len(missing)))
-        tail = missing == list(range(len(ref) - len(missing), len(ref)))
-        truncated = head or tail
-    return Alignment(positions, to_oracle, from_oracle, missing, truncated)

@@ -2,22 +2,24 @@
 
 A finding is ``RULE:TOKENIZER:PATH:CASE`` (as a JSON report lists it). The script holds the
 example rows, the reference token table the oracle computed without TRL, the path's TRL
-driver (``harness/adapters/repro_snippets.py``) and the rule restated on plain lists
-(``harness/repro_checks.py``). It imports only trl, transformers, datasets, torch and the
+driver (``harness/adapters/repro_snippets.py``) and the suite's own rules engine: the modules
+of ``conformance/rules`` embedded verbatim (standard library only), so the script's verdict
+and message are the suite's. It imports only trl, transformers, datasets, torch and the
 tokenizer folder written beside it, so it runs in any environment with a TRL installed:
 exit 1 (AssertionError) where the property is violated, 0 where it holds, 2 where the TRL
-has no such path, 3 where TRL raised an error for the input.
+has no such path or the rule does not apply, 3 where TRL raised an error for the input.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import pprint
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import adapters, repro_checks
+from harness import adapters
 from harness.adapters import repro_snippets
 from harness.cases import Case, load_cases
 from harness.oracle import OracleError, oracle_for
@@ -64,18 +66,58 @@ def _case(finding: Finding, cases_dir: Path | None) -> Case:
     return case
 
 
-def _reference(case: Case, lt, view: str) -> tuple[list, dict]:
-    """The oracle's token table and facts, as plain data (computed without TRL)."""
+def _reference(case: Case, lt, view: str) -> dict:
+    """The oracle's token table and facts as plain data (computed without TRL)."""
     try:
         orc = oracle_for(reference_case(case, view), lt)
     except OracleError as exc:
         raise FindingError(f"no reference for {case.id} with {lt.id}: {exc}") from None
-    table = [[t.id, t.role, t.message, t.speaker, [list(p) for p in t.parts]] for t in orc.tokens]
-    facts = {"view": orc.view, "eot_token": orc.eot_token, "eot_id": orc.eot_id, "bos_id": orc.bos_id,
-             "prompt_ids": orc.prompt_ids, "generation_prompt": orc.generation_prompt,
-             "terminators": {str(k): v for k, v in orc.terminators.items()}, "final": orc.final_message,
-             "max_length": case.max_length}
-    return table, facts
+    return orc.reference(case.max_length).to_plain()
+
+
+def engine_sources() -> dict[str, str]:
+    """Module name -> source of every module a script embeds, in import order, exactly as on disk:
+    the TRL driver the adapters use and the rules engine the suite judges with."""
+    import conformance.rules as package
+
+    names = ["harness.adapters.trl_driver", *(f"conformance.rules.{name}" for name in package.ENGINE_MODULES)]
+    return {name: inspect.getsource(importlib.import_module(name)) for name in names}
+
+
+ENGINE_LOADER = '''
+
+def install_embedded_modules():
+    """Load the embedded modules under their own names, as if sft-conformance were installed."""
+    import sys
+    import types
+
+    for name, source in EMBEDDED_MODULES.items():
+        parts = name.split(".")
+        for k in range(1, len(parts)):
+            package = ".".join(parts[:k])
+            if package not in sys.modules:
+                sys.modules[package] = types.ModuleType(package)
+                sys.modules[package].__path__ = []
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(source, f"<embedded {name}>", "exec"), module.__dict__)
+        setattr(sys.modules[".".join(parts[:-1])], parts[-1], module)
+
+
+install_embedded_modules()
+import harness.adapters.trl_driver as trl_driver  # noqa: E402  (embedded above)
+'''
+
+
+def _engine_literal() -> str:
+    """``EMBEDDED_MODULES = {name: r'''source'''}``: readable, byte-identical sources."""
+    parts = ["EMBEDDED_MODULES = {\n"]
+    for name, source in engine_sources().items():
+        if "'''" in source or source.endswith("\\"):
+            raise ValueError(f"{name} cannot be embedded as a raw string literal")
+        parts.append(f"    {name!r}: r'''{source}''',\n")
+    parts.append("}\n")
+    return "".join(parts)
 
 
 def _rows(adapter, case: Case, lt) -> list[dict]:
@@ -161,7 +203,7 @@ def main():
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ids, labels, attention, scope = build(tok)
+            ids, labels, attention, scope, dropped, neighbour_dropped = build(tok)
     except NotApplicable as exc:
         print(f"NOT APPLICABLE: {exc}")
         raise SystemExit(2) from None
@@ -178,15 +220,17 @@ def main():
         trained = [p for p in pads if labels[p] != -100]
         print(f"     {len(pads)} padding position(s) {pads[0]}..{pads[-1]} (pad id {tok.pad_token_id}), "
               f"{len(trained)} of them trained")
-    facts = dict(FACTS, scope=scope, warnings=seen, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-    if scope not in RULE_SCOPES:
-        print(f"NOT APPLICABLE: {RULE} judges loss scopes {RULE_SCOPES}; this TRL trains scope {scope!r}")
+    import conformance.rules.base as base
+    from conformance.rules.data import PASS, Reference, Row
+
+    row = Row(ids, labels, attention, scope, PATH, seen, tok.pad_token_id, tok.eos_token_id, dropped=dropped,
+              neighbour_dropped=neighbour_dropped)
+    context = base.Context(row, Reference.from_plain(REFERENCE), decode=tok.decode)
+    verdict = base.RULES[RULE](context)
+    print(f"{RULE}: {verdict.status.upper()} - {verdict.message}")
+    if verdict.status not in (PASS, "fail"):  # not applicable, undecidable: nothing asserted either way
         raise SystemExit(2)
-    status, message = check(RULE, Sequence(ids, labels, attention, REFERENCE, facts, tok.decode))
-    print(f"{RULE}: {status.upper()} - {message}")
-    if status == "not_applicable":
-        raise SystemExit(2)
-    assert status == "pass", f"{RULE} ({RULE_TITLE}) violated: {message}"
+    assert verdict.status == PASS, f"{RULE} ({RULE_TITLE}) violated: {verdict.message}"
 
 
 if __name__ == "__main__":
@@ -213,7 +257,7 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
         raise FindingError(f"finding {finding}: {reason.reason}")
     rows = _rows(adapter, case, lt)
     view = adapter.reference_view(lt, case) if adapter.available() is None else "native"
-    table, facts = _reference(case, lt, view)
+    reference_table = _reference(case, lt, view)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folder = _write_tokenizer(lt, out_dir / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}")
@@ -234,17 +278,17 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
         "#!/usr/bin/env python3\n", doc, "import os\nimport sys\n\n",
         (f"TOKENIZER = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "
          f"{folder.name!r})\n"),
-        _literal("RULE", finding.rule), _literal("RULE_TITLE", rule.title), _literal("RULE_SCOPES", list(rule.scopes)),
-        _literal("PATH", finding.path), _literal("CASE_ID", case.id), _literal("SCOPE", repro_snippets.SCOPES[finding.path]),
+        _literal("RULE", finding.rule), _literal("RULE_TITLE", rule.title), _literal("PATH", finding.path), _literal("CASE_ID", case.id), _literal("SCOPE", repro_snippets.SCOPES[finding.path]),
         _literal("OPTIONS", dict(getattr(adapter, "config", {}))),
         _literal("REQUIRED_FIELDS", list(getattr(adapter, "required_fields", ()))),
         _literal("MAX_LENGTH", case.max_length),
         _literal("ADD_SPECIAL_TOKENS", case.shape != "conversation"),
         "# the example, then a longer neighbour row so the example is padded\n", _literal("ROWS", rows),
-        "# reference tokens: [id, role, message index, speaker, spanned parts]\n", _literal("REFERENCE", table),
-        _literal("FACTS", facts),
-        "\n# --- the rule, restated on plain lists ---\n", _strip_docstring(inspect.getsource(repro_checks)),
-        "\n# --- TRL's code for this path ---\n", repro_snippets.snippet(finding.path), MAIN,
+        "# the reference rendering, computed without TRL; tokens are [id, role, message index, speaker, spanned parts]\n",
+        _literal("REFERENCE", reference_table),
+        ("\n# --- the suite's TRL driver (harness/adapters/trl_driver.py) and rules engine (conformance/rules), "
+         "verbatim ---\n"), _engine_literal(), ENGINE_LOADER,
+        "\n# --- this path's use of TRL ---\n", repro_snippets.snippet(finding.path), MAIN,
     ]
     script = out_dir / f"{finding.slug}.py"
     script.write_text("".join(parts), encoding="utf-8")
@@ -280,12 +324,3 @@ def _write_tokenizer(lt, folder: Path) -> Path:
     if isinstance(lt.tokenizer.chat_template, str) and not (folder / "chat_template.jinja").exists():
         (folder / "chat_template.jinja").write_text(lt.tokenizer.chat_template, encoding="utf-8")
     return folder
-
-
-def _strip_docstring(source: str) -> str:
-    """The checks module without its module docstring (the script has its own)."""
-    if source.startswith('"""'):
-        end = source.index('"""', 3) + 3
-        source = source[end:].lstrip("\n")
-    return source
-

@@ -41,6 +41,7 @@ class Session:
         self.cases = cases if cases is not None else load_cases()
         self._encodings: dict[tuple[str, str], dict[str, Encoding | NotApplicable]] = {}
         self._oracles: dict[tuple[str, str], Oracle | OracleError] = {}
+        self._contexts: dict[tuple[str, str, str], tuple] = {}  # one Context (and alignment) per encoding
 
     def tokenizer(self, tokenizer_id: str):
         return tokenizer_registry.load(tokenizer_id)
@@ -77,12 +78,19 @@ class Session:
         """The rules' Context for an encoding, against the reference view TRL rendered; or the OracleError."""
         from conformance.rules import Context
 
+        key = (tokenizer_id, enc.path, case.id)
+        cached = self._contexts.get(key)
+        if cached is not None and cached[0] is enc:
+            return cached[1]
         case = reference_case(case, enc.provenance.get("reference_view"))
         orc = self.oracle(tokenizer_id, case)
         if isinstance(orc, OracleError):
-            return orc
-        tok = self.tokenizer(tokenizer_id).tokenizer
-        return Context(enc, orc, case, decode=lambda ids: tok.decode(ids))
+            ctx = orc
+        else:
+            tok = self.tokenizer(tokenizer_id).tokenizer
+            ctx = Context(enc.row(), orc.reference(case.max_length), decode=lambda ids: tok.decode(ids))
+        self._contexts[key] = (enc, ctx)
+        return ctx
 
     def token_roles(self, tokenizer_id: str, path: str, case: Case) -> list[str] | None:
         """Per position: ``pad``, the oracle role (``content@2``, ``header@1``, ``prompt``...) or

@@ -10,30 +10,18 @@ a double BOS, and a mask boundary moved by a template marker typed in user conte
 from __future__ import annotations
 
 import copy
+import dataclasses
 
+from conformance.rules.base import expected_trained
 from harness.encoding import IGNORE_INDEX, Encoding
-from harness.oracle import MIXED, Oracle
-
-TRAINED_CHAT_ROLES = ("preamble", "content", "eot", "sep")
-
-
-def _trained(oracle: Oracle, scope: str, token) -> bool:
-    if scope == "full":
-        return True
-    if oracle.view == "string":
-        return token.role in ("completion", "eos", MIXED)
-    if token.role not in TRAINED_CHAT_ROLES:
-        return False
-    if scope == "assistant":
-        return token.speaker == "assistant"
-    return token.message == oracle.final_message
-
+from harness.oracle import Oracle
 
 def reference_encoding(oracle: Oracle, scope: str, path: str = "reference", pad_id: int = 0,
                        n_pad: int = 3, decode=None) -> Encoding:
     """The Encoding a correct pipeline produces for this oracle and loss scope, right-padded."""
     ids = oracle.ids + [pad_id] * n_pad
-    labels = [t.id if _trained(oracle, scope, t) else IGNORE_INDEX for t in oracle.tokens] + [IGNORE_INDEX] * n_pad
+    trained = set(expected_trained(oracle.reference(None), scope))
+    labels = [t.id if i in trained else IGNORE_INDEX for i, t in enumerate(oracle.tokens)] + [IGNORE_INDEX] * n_pad
     att = [1] * len(oracle.tokens) + [0] * n_pad
     return Encoding(oracle.tokenizer_id, path, oracle.case_id, scope, ids, labels, att,
                     tokens=[decode([i]) if decode else str(i) for i in ids],
@@ -168,3 +156,20 @@ def mask_earlier_eot(enc: Encoding, oracle: Oracle) -> Encoding:
     first = oracle.assistant_messages()[0]
     e.labels[oracle.terminators[first]] = IGNORE_INDEX
     return e
+
+
+def drop_earlier_content_token(enc: Encoding, oracle: Oracle) -> Encoding:
+    """A content token of an earlier assistant turn is lost from the sequence (the rest stays trained)."""
+    e = copy.deepcopy(enc)
+    first = oracle.assistant_messages()[0]
+    pos = next(i for i, t in enumerate(oracle.tokens) if t.message == first and t.role == "content")
+    for lst in (e.input_ids, e.labels, e.attention_mask, e.tokens):
+        del lst[pos]
+    return e
+
+
+def drop_row(enc: Encoding, oracle: Oracle) -> Encoding:
+    """The adapter (or a dataset filter) removes the example from the group without an error or warning."""
+    return dataclasses.replace(enc, input_ids=[], labels=[], attention_mask=[], tokens=[], warnings=[],
+                               dropped="seeded: a dataset filter removed the row")
+

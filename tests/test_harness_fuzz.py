@@ -33,7 +33,7 @@ def _setup(tid, case, scope):
 
 
 def _fails(lt, orc, case, enc) -> dict[str, str]:
-    ctx = Context(enc, orc, case, decode=lt.tokenizer.decode)
+    ctx = Context(enc.row(), orc.reference(case.max_length), decode=lt.tokenizer.decode)
     out = {}
     for rule in RULES.values():
         v = rule(ctx)

@@ -26,7 +26,7 @@ def _ctx(tid, case_id, scope, mutate=None, **kw):
     enc = seeding.reference_encoding(orc, scope, pad_id=pad, decode=lt.tokenizer.decode)
     if mutate is not None:
         enc = mutate(enc, orc, **kw)
-    return Context(enc, orc, case, decode=lt.tokenizer.decode)
+    return Context(enc.row(), orc.reference(case.max_length), decode=lt.tokenizer.decode)
 
 
 GEN_TOKENIZER = tokenizer_registry.load("synthetic-chatml").tokenizer
@@ -56,7 +56,11 @@ SEEDED = [
     ("TOK-003", "synthetic-double-bos", "chat_single_turn", "full", seeding.double_bos, {}),
     ("TOK-003", "synthetic-chatml", "pc_plain", "full", seeding.drop_eos, {}),
     ("MULTI-001", "synthetic-chatml", "chat_two_assistant_turns", "assistant", seeding.mask_first_assistant_turn, {}),
+    ("MULTI-001", "synthetic-chatml", "chat_two_assistant_turns", "assistant", seeding.drop_earlier_content_token, {}),
     ("MULTI-002", "synthetic-chatml", "chat_three_assistant_turns_system", "assistant", seeding.mask_earlier_eot, {}),
+    ("DROP-001", "synthetic-chatml", "chat_single_turn", "completion", seeding.drop_row, {}),
+    ("DROP-001", "synthetic-no-template", "pc_plain", "completion", seeding.drop_row, {}),
+    ("DROP-002", "synthetic-chatml", "chat_prompt_fills_max_length", "completion", seeding.drop_row, {}),
 ]
 
 
@@ -105,7 +109,7 @@ def test_reference_encoding_never_fails(tid, scope):
         if scope in ("completion", "last_assistant") and orc.final_message is None:
             continue
         enc = seeding.reference_encoding(orc, scope, pad_id=pad, decode=lt.tokenizer.decode)
-        ctx = Context(enc, orc, case, decode=lt.tokenizer.decode)
+        ctx = Context(enc.row(), orc.reference(case.max_length), decode=lt.tokenizer.decode)
         for rule in RULES.values():
             v = rule(ctx)
             if v.status == FAIL:

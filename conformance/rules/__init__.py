@@ -1,6 +1,13 @@
-"""Conformance rules, one module per family (DESIGN.md section 3). Importing registers them."""
+"""Conformance rules, one module per family (``docs/rules.md``). Importing registers them.
 
-from conformance.rules import bos, eos, gen, mask, multi, tok  # noqa: F401  (registration)
+Standard library only (``data``: the plain data; ``base``: registry and Context; one module per
+family), so ``harness/repro.py`` can embed these modules verbatim in a standalone script.
+"""
+
+from conformance.rules import bos, drop, eos, gen, mask, multi, tok  # noqa: F401  (registration)
 from conformance.rules.base import RULES, Context, Rule
 
-__all__ = ["RULES", "Context", "Rule"]
+# the modules a standalone script needs, in the order they import each other
+ENGINE_MODULES = ("data", "base", "bos", "drop", "eos", "gen", "mask", "multi", "tok")
+
+__all__ = ["ENGINE_MODULES", "RULES", "Context", "Rule"]

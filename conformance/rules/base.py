@@ -1,8 +1,10 @@
 """Rule registry and the context every rule reads.
 
 A rule is a pure function ``Context -> Verdict`` registered with an id (``EOS-001``), a
-one-line title and the loss scopes it judges. The context bundles the Encoding, the Oracle,
-the Case and their alignment, plus helpers that speak in roles instead of indices.
+one-line title and the loss scopes it judges. The context bundles a collated ``Row``, the
+``Reference`` token table and their alignment (``conformance.rules.data``), plus helpers that
+speak in roles instead of indices. Standard library only: a repro script embeds this package's
+modules verbatim (``harness/repro.py``), so the suite and the script judge with the same code.
 """
 
 from __future__ import annotations
@@ -11,9 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from harness.cases import Case
-from harness.encoding import FAIL, IGNORE_INDEX, NOT_APPLICABLE, PASS, UNDECIDABLE, Encoding, Verdict
-from harness.oracle import MIXED, Alignment, Oracle, align
+from conformance.rules.data import (
+    FAIL,
+    IGNORE_INDEX,
+    MIXED,
+    NOT_APPLICABLE,
+    PASS,
+    UNDECIDABLE,
+    Alignment,
+    Reference,
+    Row,
+    Verdict,
+    align,
+)
 
 ALL_SCOPES = ("full", "completion", "assistant", "last_assistant")
 MASKED_SCOPES = ("completion", "assistant", "last_assistant")
@@ -26,19 +38,20 @@ class Rule:
     scopes: tuple[str, ...]
     check: Callable[[Context], Verdict]
     doc: str = ""
+    judges_missing_rows: bool = False  # DROP rules: also called when TRL removed or refused the row
 
     @property
     def family(self) -> str:
         return self.id.split("-")[0]
 
     def __call__(self, ctx: Context) -> Verdict:
-        if not ctx.encoding.ok:
-            why = ctx.encoding.refused or ctx.encoding.dropped
+        if not ctx.row.ok and not self.judges_missing_rows:
+            why = ctx.row.refused or ctx.row.dropped
             return Verdict(self.id, NOT_APPLICABLE, f"no tensors to judge: {why}")
-        if ctx.encoding.loss_scope not in self.scopes:
+        if ctx.row.loss_scope not in self.scopes and not self.judges_missing_rows:
             return Verdict(self.id, NOT_APPLICABLE,
-                           f"rule judges loss scopes {'/'.join(self.scopes)}; path {ctx.encoding.path} "
-                           f"trains scope '{ctx.encoding.loss_scope}'")
+                           f"rule judges loss scopes {'/'.join(self.scopes)}; path {ctx.row.path} "
+                           f"trains scope '{ctx.row.loss_scope}'")
         verdict = self.check(ctx)
         verdict.rule = self.id
         return verdict
@@ -47,13 +60,13 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, title: str, scopes: tuple[str, ...] = ALL_SCOPES):
+def rule(rule_id: str, title: str, scopes: tuple[str, ...] = ALL_SCOPES, judges_missing_rows: bool = False):
     """Register a rule function; its docstring is the rule's documentation."""
 
     def wrap(fn):
         if rule_id in RULES:
             raise ValueError(f"duplicate rule id {rule_id}")
-        RULES[rule_id] = Rule(rule_id, title, scopes, fn, (fn.__doc__ or "").strip())
+        RULES[rule_id] = Rule(rule_id, title, scopes, fn, (fn.__doc__ or "").strip(), judges_missing_rows)
         return fn
 
     return wrap
@@ -77,51 +90,49 @@ def undecidable(msg: str, positions: list[int] | None = None) -> Verdict:
 
 @dataclass
 class Context:
-    encoding: Encoding
-    oracle: Oracle
-    case: Case
+    row: Row
+    ref: Reference
     decode: Callable[[list[int]], str] = field(default=lambda ids: str(ids))
 
     @cached_property
     def alignment(self) -> Alignment:
-        pos = self.encoding.real_positions()
-        return align([self.encoding.input_ids[p] for p in pos], pos, self.oracle, self.case.max_length)
+        return align(self.row, self.ref)
 
     # --- questions rules ask -------------------------------------------------------------
 
     def trained(self, pos: int) -> bool:
-        return self.encoding.labels[pos] != IGNORE_INDEX
+        return self.row.labels[pos] != IGNORE_INDEX
 
     def position_of(self, oracle_index: int) -> int | None:
         """Encoding position holding this oracle token, or None if absent."""
-        return self.alignment.from_oracle.get(oracle_index)
+        return self.alignment.from_ref.get(oracle_index)
 
     def lost_to_truncation(self, oracle_index: int) -> bool:
         return self.alignment.truncated and oracle_index in self.alignment.missing
 
     def oracle_token(self, pos: int):
-        idx = self.alignment.to_oracle.get(pos)
-        return None if idx is None else self.oracle.tokens[idx]
+        idx = self.alignment.to_ref.get(pos)
+        return None if idx is None else self.ref.tokens[idx]
 
     def final_message(self) -> int | None:
-        return self.oracle.final_message
+        return self.ref.final_message
 
     def scoped_messages(self) -> list[int]:
         """Messages whose assistant content the scope says must be trained."""
-        if self.oracle.view == "string":
+        if self.ref.view == "string":
             return [-1]
-        if self.encoding.loss_scope in ("assistant", "full"):
-            return self.oracle.assistant_messages()
-        return [self.oracle.final_message] if self.oracle.final_message is not None else []
+        if self.row.loss_scope in ("assistant", "full"):
+            return self.ref.assistant_messages()
+        return [self.ref.final_message] if self.ref.final_message is not None else []
 
     def show(self, positions: list[int], limit: int = 8) -> list[dict]:
         """Evidence rows for positions: id, decoded token, label, oracle role."""
         rows = []
         for p in positions[:limit]:
             t = self.oracle_token(p)
-            rows.append({"pos": p, "id": self.encoding.input_ids[p],
-                         "token": self.decode([self.encoding.input_ids[p]]),
-                         "label": self.encoding.labels[p],
+            rows.append({"pos": p, "id": self.row.input_ids[p],
+                         "token": self.decode([self.row.input_ids[p]]),
+                         "label": self.row.labels[p],
                          "role": (t.role if t else "not-in-reference") + (f"@{t.message}" if t and t.message
                                                                           is not None and t.message >= 0 else "")})
         return rows
@@ -129,7 +140,7 @@ class Context:
     def required_positions(self, roles: tuple[str, ...], messages: list[int]) -> tuple[list[int], list[int], list[int]]:
         """(present positions, undecidable positions, missing oracle indices) for tokens of those roles."""
         present, unsure, missing = [], [], []
-        for idx, t in enumerate(self.oracle.tokens):
+        for idx, t in enumerate(self.ref.tokens):
             in_msg = t.message in messages
             if t.role == MIXED and any(m in messages and r in roles for m, r in t.parts):
                 p = self.position_of(idx)
@@ -143,3 +154,27 @@ class Context:
                 elif not self.lost_to_truncation(idx):
                     missing.append(idx)
         return present, unsure, missing
+
+
+def expected_trained(ref: Reference, scope: str) -> list[int]:
+    """Reference indices a correct pipeline trains under ``scope`` (what the oracle says must be learned).
+
+    ``full``: every token; string view: the completion and its EOS; chat view: an assistant
+    message's preamble, content, end of turn and separator, for every assistant message
+    (``assistant``) or the final one (``completion``/``last_assistant``).
+    """
+    out = []
+    for i, t in enumerate(ref.tokens):
+        if scope == "full":
+            keep = True
+        elif ref.view == "string":
+            keep = t.role in ("completion", "eos", MIXED)
+        elif t.role not in ("preamble", "content", "eot", "sep"):
+            keep = False
+        elif scope == "assistant":
+            keep = t.speaker == "assistant"
+        else:
+            keep = t.message == ref.final_message
+        if keep:
+            out.append(i)
+    return out

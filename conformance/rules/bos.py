@@ -6,11 +6,11 @@ from conformance.rules.base import Context, failed, not_applicable, passed, rule
 
 
 def _bos_id(ctx: Context):
-    bos = ctx.oracle.bos_id
+    bos = ctx.ref.bos_id
     if bos is None:
         return None, not_applicable("tokenizer has no BOS token")
-    if bos in (ctx.oracle.eot_id, ctx.encoding.provenance.get("eos_token_id"),
-               ctx.encoding.provenance.get("pad_token_id")):
+    if bos in (ctx.ref.eot_id, ctx.row.eos_token_id,
+               ctx.row.pad_token_id):
         return None, not_applicable("BOS shares its id with EOS/EOT/pad; BOS tokens cannot be told apart")
     return bos, None
 
@@ -23,9 +23,9 @@ def single_bos(ctx: Context):
     bos, na = _bos_id(ctx)
     if na:
         return na
-    real = ctx.encoding.real_positions()
-    hits = [p for p in real if ctx.encoding.input_ids[p] == bos]
-    reference = [i for i, t in enumerate(ctx.oracle.tokens) if t.id == bos]
+    real = ctx.row.real_positions()
+    hits = [p for p in real if ctx.row.input_ids[p] == bos]
+    reference = [i for i, t in enumerate(ctx.ref.tokens) if t.id == bos]
     if len(hits) > max(1, len(reference)):
         return failed(f"{len(hits)} BOS tokens at positions {hits[:6]}; the reference rendering has "
                       f"{len(reference)}", hits, tokens=ctx.show(hits))
@@ -42,11 +42,11 @@ def bos_as_reference(ctx: Context):
     bos, na = _bos_id(ctx)
     if na:
         return na
-    real = ctx.encoding.real_positions()
+    real = ctx.row.real_positions()
     if not real:
         return not_applicable("empty sequence")
-    want = bool(ctx.oracle.tokens) and ctx.oracle.tokens[0].id == bos
-    has = ctx.encoding.input_ids[real[0]] == bos
+    want = bool(ctx.ref.tokens) and ctx.ref.tokens[0].id == bos
+    has = ctx.row.input_ids[real[0]] == bos
     if want and not has:
         return failed("the reference starts with BOS but the sequence does not", real[:1], first=ctx.show(real[:1]))
     if has and not want:

@@ -10,9 +10,9 @@ def _terminator(ctx: Context):
     final = ctx.final_message()
     if final is None:
         return not_applicable("the conversation does not end with an assistant message")
-    idx = ctx.oracle.terminators.get(final)
+    idx = ctx.ref.terminators.get(final)
     if idx is None:
-        return not_applicable(f"the reference render has no end-of-turn token {ctx.oracle.eot_token!r} after the "
+        return not_applicable(f"the reference render has no end-of-turn token {ctx.ref.eot_token!r} after the "
                               "final answer (the template itself never terminates it)")
     pos = ctx.position_of(idx)
     if pos is None and ctx.lost_to_truncation(idx):
@@ -30,10 +30,10 @@ def eot_present(ctx: Context):
         return found
     pos, idx = found
     if pos is None:
-        tail = ctx.encoding.real_positions()[-6:]
-        return failed(f"end-of-turn token {ctx.oracle.eot_token!r} is missing after the final answer",
-                      tail, expected_token=ctx.oracle.eot_token, tail=ctx.show(tail))
-    return passed(f"{ctx.oracle.eot_token!r} at position {pos}")
+        tail = ctx.row.real_positions()[-6:]
+        return failed(f"end-of-turn token {ctx.ref.eot_token!r} is missing after the final answer",
+                      tail, expected_token=ctx.ref.eot_token, tail=ctx.show(tail))
+    return passed(f"{ctx.ref.eot_token!r} at position {pos}")
 
 
 @rule("EOS-002", "the final end-of-turn token is trained (label != -100)")
@@ -47,10 +47,9 @@ def eot_trained(ctx: Context):
     if pos is None:
         return not_applicable("no end-of-turn token in the sequence (EOS-001 reports it)")
     if not ctx.trained(pos):
-        tok = ctx.encoding
         pad_note = ""
-        if ctx.oracle.eot_id is not None and tok.input_ids[pos] == ctx.oracle.eot_id and \
-                ctx.encoding.provenance.get("pad_token_id") == ctx.oracle.eot_id:
+        if ctx.ref.eot_id is not None and ctx.row.input_ids[pos] == ctx.ref.eot_id and \
+                ctx.row.pad_token_id == ctx.ref.eot_id:
             pad_note = " (pad_token_id == end-of-turn id: masked as if it were padding)"
         return failed(f"end-of-turn token at position {pos} has label -100{pad_note}", [pos], token=ctx.show([pos]))
     return passed(f"trained at position {pos}")

@@ -9,15 +9,15 @@ from conformance.rules.base import MASKED_SCOPES, Context, failed, not_applicabl
 def no_trailing_generation_prompt(ctx: Context):
     """Rendering a finished conversation with ``add_generation_prompt=True`` appends an empty assistant
     header; trained, it teaches the model to open a new turn after answering."""
-    if ctx.oracle.view != "chat":
+    if ctx.ref.view != "chat":
         return not_applicable("plain text has no generation prompt")
-    header = (ctx.oracle.generation_prompt or "").strip()
+    header = (ctx.ref.generation_prompt or "").strip()
     if not header:
         return not_applicable("the chat template has no generation prompt after the final assistant turn")
-    real = ctx.encoding.real_positions()
-    aligned = [p for p in real if ctx.alignment.to_oracle.get(p) is not None]
+    real = ctx.row.real_positions()
+    aligned = [p for p in real if ctx.alignment.to_ref.get(p) is not None]
     tail = [p for p in real if aligned and p > aligned[-1]]
-    text = ctx.decode([ctx.encoding.input_ids[p] for p in tail])
+    text = ctx.decode([ctx.row.input_ids[p] for p in tail])
     if header in text:
         trained = [p for p in tail if ctx.trained(p)]
         return failed(f"{len(tail)} token(s) after the final turn spell the generation prompt {header!r}"
@@ -29,7 +29,7 @@ def no_trailing_generation_prompt(ctx: Context):
 def header_masked(ctx: Context):
     """The assistant header (``<|im_start|>assistant\\n``) is given to the model at inference by
     ``add_generation_prompt=True``; the masked prompt must end where that rendering ends."""
-    if ctx.oracle.view != "chat":
+    if ctx.ref.view != "chat":
         return not_applicable("plain text has no assistant header")
     bad = []
     for m in ctx.scoped_messages():

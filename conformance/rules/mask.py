@@ -10,14 +10,13 @@ from conformance.rules.base import (
     passed,
     rule,
 )
-from harness.encoding import IGNORE_INDEX
-from harness.oracle import MIXED
+from conformance.rules.data import IGNORE_INDEX, MIXED
 
 
 @rule("MASK-001", "labels are -100 or equal input_ids at the same position (not pre-shifted)")
 def labels_unshifted(ctx: Context):
     """Causal-LM models shift labels themselves; labels shifted in the data are trained one token off."""
-    ids, labels = ctx.encoding.input_ids, ctx.encoding.labels
+    ids, labels = ctx.row.input_ids, ctx.row.labels
     bad = [p for p, (i, lab) in enumerate(zip(ids, labels)) if lab != IGNORE_INDEX and lab != i]
     if len(ids) != len(labels):
         return failed(f"{len(labels)} labels for {len(ids)} input ids")
@@ -31,9 +30,9 @@ def labels_unshifted(ctx: Context):
 
 def _forbidden(ctx: Context) -> tuple[list[int], list[int]]:
     """Positions that must be -100 under the scope, and undecidable positions."""
-    scope = ctx.encoding.loss_scope
+    scope = ctx.row.loss_scope
     forbidden, unsure = [], []
-    for p in ctx.encoding.real_positions():
+    for p in ctx.row.real_positions():
         t = ctx.oracle_token(p)
         if t is None:
             continue
@@ -41,7 +40,7 @@ def _forbidden(ctx: Context) -> tuple[list[int], list[int]]:
             unsure.append(p)
         elif t.role == "bos":
             forbidden.append(p)
-        elif ctx.oracle.view == "string":
+        elif ctx.ref.view == "string":
             if t.role == "prompt":
                 forbidden.append(p)
         elif scope == "assistant":
@@ -70,14 +69,15 @@ def completion_trained(ctx: Context):
     final = ctx.final_message()
     if final is None:
         return not_applicable("the conversation does not end with an assistant message (MULTI-001 covers earlier turns)")
-    role = "completion" if ctx.oracle.view == "string" else "content"
+    role = "completion" if ctx.ref.view == "string" else "content"
     present, unsure, missing = ctx.required_positions((role,), [final])
     if not present and not missing:
         return not_applicable("empty completion: only the end-of-turn token is left to train (EOS-002)")
     untrained = [p for p in present if not ctx.trained(p)]
     if missing:
-        return failed(f"{len(missing)} completion token(s) are missing from the sequence",
-                      untrained, missing_tokens=[ctx.decode([ctx.oracle.tokens[i].id]) for i in missing[:8]])
+        also = f"; {len(untrained)} present one(s) have label -100" if untrained else ""
+        return failed(f"{len(missing)} completion token(s) are missing from the sequence{also}",
+                      untrained, missing_tokens=[ctx.decode([ctx.ref.tokens[i].id]) for i in missing[:8]])
     if untrained:
         return failed(f"{len(untrained)} of {len(present)} completion token(s) have label -100", untrained,
                       tokens=ctx.show(untrained))
@@ -88,7 +88,7 @@ def completion_trained(ctx: Context):
 @rule("MASK-004", "padding positions are never trained")
 def pad_not_trained(ctx: Context):
     """Positions with attention_mask 0 are filler; training on them teaches the model to emit padding."""
-    pads = [p for p, a in enumerate(ctx.encoding.attention_mask) if not a]
+    pads = [p for p, a in enumerate(ctx.row.attention_mask) if not a]
     if not pads:
         return not_applicable("no padding in this row (longest in its batch or padding-free)")
     bad = [p for p in pads if ctx.trained(p)]
@@ -101,9 +101,9 @@ def pad_not_trained(ctx: Context):
 def not_all_masked(ctx: Context):
     """A fully masked example contributes nothing; when that happens silently (a response template
     not found, a prompt filling max_length) nobody notices the data is wasted."""
-    real = ctx.encoding.real_positions()
+    real = ctx.row.real_positions()
     if any(ctx.trained(p) for p in real):
         return passed()
-    if ctx.encoding.warnings:
-        return passed(f"fully masked, but TRL warned: {ctx.encoding.warnings[0][:160]}")
+    if ctx.row.warnings:
+        return passed(f"fully masked, but TRL warned: {ctx.row.warnings[0][:160]}")
     return failed(f"all {len(real)} labels are -100 and TRL raised no error or warning", real[:8])

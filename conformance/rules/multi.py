@@ -6,9 +6,9 @@ from conformance.rules.base import Context, failed, not_applicable, passed, rule
 
 
 def _earlier_turns(ctx: Context) -> list[int]:
-    if ctx.oracle.view != "chat":
+    if ctx.ref.view != "chat":
         return []
-    return [m for m in ctx.oracle.assistant_messages() if m != ctx.final_message()]
+    return [m for m in ctx.ref.assistant_messages() if m != ctx.final_message()]
 
 
 @rule("MULTI-001", "every assistant turn's content is trained, not only the last", ("assistant", "full"))
@@ -17,15 +17,19 @@ def every_turn_trained(ctx: Context):
     turns = _earlier_turns(ctx)
     if not turns:
         return not_applicable("no assistant turn besides the final one")
-    bad, report = [], {}
+    bad, lost, report = [], [], {}
     for m in turns:
         present, _, missing = ctx.required_positions(("content",), [m])
         untrained = [p for p in present if not ctx.trained(p)]
-        report[f"message {m}"] = f"{len(present) - len(untrained)}/{len(present)} trained"
-        if untrained or missing:
-            bad += untrained
-    if bad:
-        return failed(f"{len(bad)} token(s) of earlier assistant turns are not trained", bad, turns=report)
+        report[f"message {m}"] = (f"{len(present) - len(untrained)}/{len(present) + len(missing)} trained"
+                                  + (f", {len(missing)} missing from the sequence" if missing else ""))
+        bad += untrained
+        lost += missing
+    if bad or lost:
+        parts = [f"{len(bad)} not trained"] if bad else []
+        parts += [f"{len(lost)} missing from the sequence"] if lost else []
+        return failed(f"token(s) of earlier assistant turns: {', '.join(parts)}", bad, turns=report,
+                      missing_tokens=[ctx.decode([ctx.ref.tokens[i].id]) for i in lost[:8]])
     return passed(", ".join(f"{k}: {v}" for k, v in report.items()))
 
 
@@ -38,7 +42,7 @@ def every_turn_eot_trained(ctx: Context):
         return not_applicable("no assistant turn besides the final one")
     bad, absent = [], []
     for m in turns:
-        idx = ctx.oracle.terminators.get(m)
+        idx = ctx.ref.terminators.get(m)
         if idx is None:
             continue
         pos = ctx.position_of(idx)

@@ -17,19 +17,19 @@ def prompt_prefix(ctx: Context):
     """At inference the model sees the prompt tokenized alone (with the generation prompt); if training
     tokenized it differently, the answer is learned after a context the model never gets. A BPE merge
     across the join makes this undecidable rather than wrong."""
-    want = ctx.oracle.prompt_ids
+    want = ctx.ref.prompt_ids
     if not want:
         return not_applicable("no prompt to compare")
-    real = [ctx.encoding.input_ids[p] for p in ctx.encoding.real_positions()]
+    real = [ctx.row.input_ids[p] for p in ctx.row.real_positions()]
     if real[:len(want)] == want:
         return passed(f"{len(want)} prompt tokens match")
     if ctx.alignment.truncated:
         return not_applicable("truncated example: the prompt may be cut by max_length")
     d = next((i for i, (a, b) in enumerate(zip(real, want)) if a != b), min(len(real), len(want)))
     evidence = {"at": d, "training": ctx.decode(real[d:d + 4]), "inference": ctx.decode(want[d:d + 4])}
-    if ctx.oracle.mixed_indices():
+    if ctx.ref.mixed_indices():
         # 1.16: "...is not a prefix of..."; <= 1.0: "Mismatch between tokenized prompt and the start of..."
-        warned = [w for w in ctx.encoding.warnings if "prefix" in w or "Mismatch between tokenized prompt" in w]
+        warned = [w for w in ctx.row.warnings if "prefix" in w or "Mismatch between tokenized prompt" in w]
         return undecidable(f"prompt and completion merge into one token at the join (position {d}); "
                            f"TRL {'warned' if warned else 'did not warn'}", [d])
     return failed(f"training sequence diverges from the inference prompt at token {d}", [d], **evidence)
@@ -38,14 +38,14 @@ def prompt_prefix(ctx: Context):
 @rule("TOK-002", "decode(trained tokens) == completion + EOS", ("completion",))
 def trained_roundtrip(ctx: Context):
     """The trained tokens, decoded, must read back as exactly the completion text and its EOS."""
-    if ctx.oracle.view != "string":
+    if ctx.ref.view != "string":
         return not_applicable("round trip is defined for string completions")
     if ctx.alignment.truncated:
         return not_applicable("truncated example")
-    if ctx.oracle.mixed_indices():
-        return undecidable("a token spans the prompt/completion join", ctx.oracle.mixed_indices())
-    want_ids = [t.id for t in ctx.oracle.tokens if t.role in ("completion", "eos")]
-    got_ids = [ctx.encoding.input_ids[p] for p in ctx.encoding.real_positions() if ctx.trained(p)]
+    if ctx.ref.mixed_indices():
+        return undecidable("a token spans the prompt/completion join", ctx.ref.mixed_indices())
+    want_ids = [t.id for t in ctx.ref.tokens if t.role in ("completion", "eos")]
+    got_ids = [ctx.row.input_ids[p] for p in ctx.row.real_positions() if ctx.trained(p)]
     want, got = ctx.decode(want_ids), ctx.decode(got_ids)
     if got != want:
         return failed("trained text differs from completion + EOS", expected=want, trained=got)
@@ -56,7 +56,7 @@ def trained_roundtrip(ctx: Context):
 def sequence_matches_reference(ctx: Context):
     """Any token TRL adds (a second BOS, an EOS after an EOT, a generation prompt) or drops relative
     to the template/tokenizer reference changes what the model learns."""
-    extra = [p for p, o in ctx.alignment.to_oracle.items() if o is None]
+    extra = [p for p, o in ctx.alignment.to_ref.items() if o is None]
     missing = [] if ctx.alignment.truncated else ctx.alignment.missing
     if extra or missing:
         parts = []
@@ -66,5 +66,5 @@ def sequence_matches_reference(ctx: Context):
             parts.append(f"{len(missing)} missing")
         return failed(f"sequence differs from the reference: {', '.join(parts)}", sorted(extra),
                       inserted=ctx.show(sorted(extra)),
-                      missing=[ctx.decode([ctx.oracle.tokens[i].id]) for i in missing[:8]])
+                      missing=[ctx.decode([ctx.ref.tokens[i].id]) for i in missing[:8]])
     return passed()

@@ -14,8 +14,9 @@ import logging
 import warnings
 from dataclasses import dataclass
 
+from harness.adapters import trl_driver
 from harness.cases import Case
-from harness.encoding import IGNORE_INDEX, Encoding, NotApplicable
+from harness.encoding import Encoding, NotApplicable
 from harness.tokenizer_registry import LoadedTokenizer
 
 NEIGHBOUR_SUFFIX = " plus neighbour words"
@@ -138,7 +139,7 @@ class PathAdapter:
                     batch = collate(order)
                 except Exception as exc:  # noqa: BLE001 - as above: TRL refused this input
                     return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
-                ids, labels, att = row_of_batch(batch, row)
+                ids, labels, att = trl_driver.row_of_batch(batch, row)
                 out[name] = self.make_encoding(lt, case, "variant", ids, labels, att, seen, tok)
             return out
 
@@ -282,12 +283,10 @@ def without_dataset_fingerprints():
 @functools.cache
 def _tiny_model_state(vocab_size: int):
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096,
-                      tie_word_embeddings=True)
+    cfg = trl_driver.tiny_model_config(vocab_size)
     return cfg, LlamaForCausalLM(cfg).state_dict()
 
 
@@ -295,7 +294,7 @@ def tiny_model(tok):
     """A random one-layer Llama sized to the tokenizer: SFTTrainer needs a model, not weights."""
     from transformers import LlamaForCausalLM
 
-    cfg, state = _tiny_model_state(max(len(tok), tok.vocab_size))
+    cfg, state = _tiny_model_state(trl_driver.vocabulary_size(tok))
     model = LlamaForCausalLM(copy.deepcopy(cfg))
     model.load_state_dict(state)
     return model
@@ -397,22 +396,23 @@ def captured_warnings():
 
 
 def _clear_warning_once_caches():
-    """``logger.warning_once`` remembers messages process-wide; clear it so each run sees its warnings."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    for obj in (getattr(logging.Logger, "warning_once", None), getattr(hf_logging, "warning_once", None)):
-        if hasattr(obj, "cache_clear"):
-            obj.cache_clear()
+    """Forget every "warn once" a library remembers process-wide, so each run sees its own warnings.
 
+    transformers patches ``logging.Logger.warning_once``/``info_once`` (``functools.lru_cache``);
+    TRL logs through accelerate's ``MultiProcessAdapter``, which has its own cached ``warning_once``.
+    Without this, whether a verdict says "TRL warned" depends on which tokenizer ran first.
+    """
+    import importlib
 
-def row_of_batch(batch: dict, row: int) -> tuple[list[int], list[int], list[int]]:
-    """Input ids, labels and attention mask of one row of a collated batch."""
-    ids = batch["input_ids"][row].tolist()
-    labels = batch["labels"][row].tolist() if "labels" in batch else list(ids)
-    if "attention_mask" in batch:
-        att = batch["attention_mask"][row].tolist()
-    else:
-        att = [1] * len(ids)
-    return ids, [IGNORE_INDEX if x == IGNORE_INDEX else x for x in labels], att
+    holders = [logging.Logger, logging.LoggerAdapter]
+    for module, name in (("transformers.utils.logging", None), ("accelerate.logging", "MultiProcessAdapter")):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        holders.append(getattr(mod, name, None) if name else mod)
+    for holder in holders:
+        for attr in ("warning_once", "info_once", "warning_advice"):
+            fn = getattr(holder, attr, None)
+            if hasattr(fn, "cache_clear"):
+                fn.cache_clear()

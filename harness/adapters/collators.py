@@ -11,30 +11,18 @@
 
 from __future__ import annotations
 
-import importlib
-
+from harness.adapters import trl_driver
 from harness.adapters.base import (
     PathAdapter,
     captured_warnings,
     lent_tokenizer,
     neighbour_case,
-    row_of_batch,
 )
+from harness.adapters.trl_driver import row_of_batch
 from harness.clock import frozen_clock
 from harness.encoding import NotApplicable
 from harness.oracle import terminated
 from harness.timing import phase
-
-
-def _find_class(name: str, modules: tuple[str, ...]):
-    for mod in modules:
-        try:
-            cls = getattr(importlib.import_module(mod), name, None)
-        except Exception:  # noqa: BLE001 - an optional module that fails to import means "not here"
-            cls = None
-        if cls is not None:
-            return cls
-    return None
 
 
 class _OnlyModelInputs:
@@ -54,20 +42,13 @@ def _collator_trainer(model, tok, rows, out_dir, collator, **training_args):
     from datasets import Dataset
     from trl import SFTTrainer
 
-    from harness.adapters.sft_trainer import (
-        MessagesPath,
-        _trainer_init_params,
-        _trainer_tokenizer_kwarg,
-        sft_config_fields,
-    )
-
-    fields, init = sft_config_fields(), _trainer_init_params()
+    fields, init = trl_driver.sft_config_fields(), trl_driver.trainer_init_params()
     skip = {"dataset_kwargs": {"skip_prepare_dataset": True}} if "dataset_kwargs" in fields | init else {}
     if not fields and "dataset_text_field" in init:  # 0.8 refuses packing=False without one, even when skipping
         skip["dataset_text_field"] = "text"
-    args, options = MessagesPath().build_config(out_dir, None, skip, remove_unused_columns=False, **training_args)
+    args, options = trl_driver.build_config(out_dir, skip, None, remove_unused_columns=False, **training_args)
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collator,
-                      **options, **{_trainer_tokenizer_kwarg(): tok})
+                      **options, **{trl_driver.tokenizer_kwarg(): tok})
 
 
 class ChatMLCollatorPath(PathAdapter):
@@ -78,7 +59,7 @@ class ChatMLCollatorPath(PathAdapter):
 
     @staticmethod
     def collator_class():
-        return _find_class("DataCollatorForChatML", ("trl.experimental.utils", "trl.trainer.utils", "trl"))
+        return trl_driver.chatml_collator_class()
 
     def available(self):
         if self.collator_class() is None:
@@ -130,7 +111,7 @@ class CompletionOnlyCollatorPath(PathAdapter):
 
     @staticmethod
     def collator_class():
-        return _find_class("DataCollatorForCompletionOnlyLM", ("trl", "trl.trainer.utils"))
+        return trl_driver.completion_only_collator_class()
 
     def available(self):
         if self.collator_class() is None:

@@ -1,12 +1,12 @@
 """Source code that repro scripts use to run one path of whatever TRL is installed.
 
-``sft-conformance repro`` writes a standalone script (no harness import); the part that
-drives TRL lives here, beside the adapters, because it is version knowledge: the same
-feature detection (``SFTConfig`` fields, the ``processing_class``/``tokenizer`` keyword,
-collator modules) in a form a maintainer can paste into an upstream issue. Every snippet
-defines ``build(tok) -> (input_ids, labels, attention_mask, loss_scope)`` for row 0 of a
-collated batch of ``ROWS`` (the case, then one longer neighbour row), and raises
-``NotApplicable`` when the installed TRL has no such path.
+``sft-conformance repro`` writes a standalone script (no harness import). The version
+knowledge (``SFTConfig`` fields, the ``processing_class``/``tokenizer`` keyword, collator
+modules, model-input columns) is ``trl_driver``, which the adapters use and the script embeds
+verbatim; these snippets are only the glue for one example. Every snippet defines
+``build(tok) -> (input_ids, labels, attention_mask, loss_scope, dropped, neighbour_dropped)``
+for row 0 of a collated batch of ``ROWS`` (the case, then one longer neighbour row), and
+raises ``NotApplicable`` when the installed TRL has no such path.
 """
 
 from __future__ import annotations
@@ -14,102 +14,79 @@ from __future__ import annotations
 COMMON = '''
 class NotApplicable(Exception):
     """The installed TRL does not offer this path."""
-
-
-def row_of(batch):
-    ids = batch["input_ids"][0].tolist()
-    labels = batch["labels"][0].tolist() if "labels" in batch else list(ids)
-    att = batch["attention_mask"][0].tolist() if "attention_mask" in batch else [1] * len(ids)
-    return ids, labels, att
 '''
 
 SFT_TRAINER = '''
-MODEL_COLUMNS = ("input_ids", "labels", "attention_mask", "seq_lengths", "completion_mask", "assistant_masks")
+def prepare(tok, rows):
+    """SFTTrainer's own dataset preparation on rows; (trainer, {row number: prepared index}).
+
+    An index column says which prepared row is which; releases that drop or reject extra
+    columns get the rows without it, mapped by position, which they keep when nothing is removed.
+    """
+    import tempfile
+
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(trl_driver.tiny_model_config(trl_driver.vocabulary_size(tok)))
+    indexed = [dict(r, sft_conformance_row=k) for k, r in enumerate(rows)]
+    with tempfile.TemporaryDirectory() as out:
+        try:
+            trainer = trl_driver.make_trainer(model, tok, indexed, out, OPTIONS, MAX_LENGTH)
+            if "sft_conformance_row" in trainer.train_dataset.column_names:
+                kept = trainer.train_dataset["sft_conformance_row"]
+                return trainer, {int(k): n for n, k in enumerate(kept)}
+        except Exception:  # noqa: BLE001 - this release takes no extra column: try as its users would
+            pass
+        trainer = trl_driver.make_trainer(model, tok, rows, out, OPTIONS, MAX_LENGTH)
+    kept = len(trainer.train_dataset)
+    return trainer, ({k: k for k in range(len(rows))} if kept == len(rows) else None)
 
 
 def build(tok):
-    """SFTTrainer's own dataset preparation, then its own data collator on [case, neighbour]."""
-    import dataclasses
-    import inspect
-    import tempfile
-
-    from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
-    from trl import SFTTrainer
-
-    try:
-        from trl import SFTConfig
-        fields = {f.name for f in dataclasses.fields(SFTConfig)}
-    except ImportError:  # TRL 0.8: TrainingArguments plus SFTTrainer keyword arguments
-        SFTConfig, fields = None, set()
-    missing = [f for f in REQUIRED_FIELDS if f not in fields]
+    """SFTTrainer's own preparation and data collator on [case, neighbour]; row 0 of the batch."""
+    missing = [f for f in REQUIRED_FIELDS if f not in trl_driver.sft_config_fields()]
     if missing:
         raise NotApplicable(f"SFTConfig of this TRL has no {', '.join(missing)}")
-    init = set(inspect.signature(SFTTrainer.__init__).parameters)
-    if "pad_token" not in fields and tok.pad_token is None:
-        tok.pad_token = tok.eos_token  # what releases without SFTConfig.pad_token tell users to do
-    config = LlamaConfig(vocab_size=max(len(tok), tok.vocab_size), hidden_size=16, intermediate_size=32,
-                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2)
-    model = LlamaForCausalLM(config)  # random weights: only the data path matters
-    options = {"shuffle_dataset": False, "packing": False, **OPTIONS}
-    if MAX_LENGTH is not None:
-        options["max_length" if "max_length" in fields else "max_seq_length"] = MAX_LENGTH
-    arg_fields = {f.name for f in dataclasses.fields(TrainingArguments)}
-    with tempfile.TemporaryDirectory() as out:
-        kw = {"output_dir": out, "report_to": "none", "save_strategy": "no", "per_device_train_batch_size": 2,
-              "seed": 0, "bf16": False, "fp16": False}
-        if SFTConfig is not None:
-            kw.update({k: v for k, v in options.items() if k in fields})
-            args, extra = SFTConfig(**{k: v for k, v in kw.items() if k in fields or k in arg_fields}), {}
-        else:
-            args, extra = TrainingArguments(**kw), {k: v for k, v in options.items() if k in init}
-        tok_kw = "processing_class" if "processing_class" in init else "tokenizer"
-        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(ROWS), **extra, **{tok_kw: tok})
-    data = trainer.train_dataset
-    if len(data) != len(ROWS):
-        raise SystemExit(f"SFTTrainer kept {len(data)} of {len(ROWS)} rows; the example was dropped")
-    data = data.select_columns([c for c in data.column_names if c in MODEL_COLUMNS])
-    batch = trainer.data_collator([data[0], data[1]])
-    scope = SCOPE if SCOPE != "completion?" else ("completion" if getattr(trainer, "completion_only_loss", False)
-                                                  else "full")
-    return (*row_of(batch), scope)
+    trl_driver.pad_with_eos_where_needed(tok)
+    trainer, index = prepare(tok, ROWS)
+    if index is None:  # rows removed and no index column: find out which by preparing the case alone
+        trainer, index = prepare(tok, ROWS[:1])
+        index = {} if index is None else index
+    scope = SCOPE if SCOPE != "completion?" else trl_driver.completion_scope(trainer)
+    removed = "SFTTrainer removed the example during dataset preparation"
+    if 0 not in index:
+        return [], [], [], scope, removed, None
+    data = trl_driver.model_inputs(trainer.train_dataset)
+    batch = trainer.data_collator([data[index[k]] for k in (0, 1) if k in index])
+    return (*trl_driver.row_of_batch(batch, 0), scope, None, None if 1 in index else removed)
 '''
 
 CHATML_COLLATOR = '''
 def build(tok):
-    """DataCollatorForChatML (trl.trainer.utils from 0.11; trl.experimental.utils from 0.27) on [case, neighbour]."""
-    import importlib
-
-    cls = None
-    for module in ("trl.experimental.utils", "trl.trainer.utils", "trl"):
-        try:
-            cls = getattr(importlib.import_module(module), "DataCollatorForChatML", None)
-        except Exception:
-            cls = None
-        if cls is not None:
-            break
+    """DataCollatorForChatML on [case, neighbour] (trains the final assistant message)."""
+    cls = trl_driver.chatml_collator_class()
     if cls is None:
         raise NotApplicable("this TRL has no DataCollatorForChatML (added in 0.11.0)")
     kwargs = {"tokenizer": tok} | ({"max_length": MAX_LENGTH} if MAX_LENGTH is not None else {})
     batch = cls(**kwargs)(ROWS)
-    return (*row_of(batch), "last_assistant")
+    return (*trl_driver.row_of_batch(batch, 0), "last_assistant", None, None)
 '''
 
 COMPLETION_ONLY_COLLATOR = '''
 def build(tok):
     """DataCollatorForCompletionOnlyLM(response_template) on the tokenized texts (TRL < 0.20)."""
-    try:
-        from trl import DataCollatorForCompletionOnlyLM
-    except ImportError:
-        raise NotApplicable("this TRL has no DataCollatorForCompletionOnlyLM (removed in 0.20.0, PR #3704)") from None
+    cls = trl_driver.completion_only_collator_class()
+    if cls is None:
+        raise NotApplicable("this TRL has no DataCollatorForCompletionOnlyLM (removed in 0.20.0, PR #3704)")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token  # what every DataCollatorForCompletionOnlyLM tutorial does
     rows = [tok(r["text"], add_special_tokens=ADD_SPECIAL_TOKENS, truncation=MAX_LENGTH is not None,
                 max_length=MAX_LENGTH) for r in ROWS]
-    collator = DataCollatorForCompletionOnlyLM(response_template=ROWS[0]["response_template"], tokenizer=tok,
-                                               mlm=False)
+    collator = cls(response_template=ROWS[0]["response_template"], tokenizer=tok, mlm=False)
     batch = collator([{k: r[k] for k in ("input_ids", "attention_mask")} for r in rows])
-    return (*row_of(batch), "completion")
+    return (*trl_driver.row_of_batch(batch, 0), "completion", None, None)
 '''
 
 

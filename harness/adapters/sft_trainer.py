@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import tempfile
 
+from harness.adapters import trl_driver
 from harness.adapters.base import (
     PathAdapter,
     captured_warnings,
@@ -23,9 +24,16 @@ from harness.adapters.base import (
     lent_tokenizer,
     neighbour_case,
     quiet_transformers,
-    row_of_batch,
     tiny_model,
     without_dataset_fingerprints,
+)
+from harness.adapters.trl_driver import (
+    completion_scope,
+    model_inputs,
+    pad_with_eos_where_needed,
+    row_of_batch,
+    sft_config_fields,
+    trainer_init_params,
 )
 from harness.cases import Case
 from harness.clock import frozen_clock
@@ -35,41 +43,15 @@ from harness.timing import phase
 from harness.tokenizer_registry import LoadedTokenizer
 
 CASE_COLUMN = "sft_conformance_case_index"
+REMOVED = "SFTTrainer removed the example during dataset preparation"
+
+
+class RowsRemoved(RuntimeError):
+    """TRL removed rows of a group and keeps no index column: the cases are prepared one by one."""
+
 # Whether this TRL keeps an extra index column through dataset preparation (learned on the first
 # successful build, so later builds, and refusals, are not tried both ways).
 _INDEX_COLUMN_KEPT: dict[str, bool] = {}
-# Columns a training step hands to the collator (Trainer drops the rest: remove_unused_columns).
-MODEL_COLUMNS = ("input_ids", "labels", "attention_mask", "position_ids", "seq_lengths", "completion_mask",
-                 "assistant_masks")
-
-
-@functools.lru_cache(maxsize=1)
-def sft_config_fields() -> frozenset[str]:
-    try:
-        from trl import SFTConfig
-    except ImportError:
-        return frozenset()
-    return frozenset(f.name for f in dataclasses.fields(SFTConfig))
-
-
-@functools.lru_cache(maxsize=1)
-def _trainer_init_params() -> frozenset[str]:
-    import inspect
-
-    try:
-        from trl import SFTTrainer
-    except ImportError:
-        return frozenset()
-    return frozenset(inspect.signature(SFTTrainer.__init__).parameters)
-
-
-def _trainer_tokenizer_kwarg() -> str:
-    import inspect
-
-    from trl import SFTTrainer
-
-    params = inspect.signature(SFTTrainer.__init__).parameters
-    return "processing_class" if "processing_class" in params else "tokenizer"
 
 
 class SFTTrainerPath(PathAdapter):
@@ -80,7 +62,7 @@ class SFTTrainerPath(PathAdapter):
 
     def available(self) -> NotApplicable | None:
         fields = sft_config_fields()
-        if not fields and "dataset_text_field" not in _trainer_init_params():
+        if not fields and "dataset_text_field" not in trainer_init_params():
             return NotApplicable("this TRL has neither SFTConfig nor SFTTrainer dataset options")
         missing = [f for f in self.required_fields if f not in fields]
         if missing:
@@ -98,40 +80,14 @@ class SFTTrainerPath(PathAdapter):
     def scope(self, trainer) -> str:
         return "full"
 
-    def build_config(self, out_dir: str, max_length: int | None, modifier: dict | None = None, **training_args):
-        """(training arguments, extra SFTTrainer keyword arguments) for this path.
-
-        Options go into ``SFTConfig`` when the installed TRL has the field; releases before
-        SFTConfig (0.8) take ``dataset_text_field``/``max_seq_length``/``packing`` as
-        ``SFTTrainer`` arguments next to plain ``TrainingArguments``.
-        """
-        from transformers import TrainingArguments
-
-        fields = sft_config_fields()
-        init = _trainer_init_params()
-        kw = {"output_dir": out_dir, "report_to": "none", "save_strategy": "no", "disable_tqdm": True,
-              "per_device_train_batch_size": 2, "bf16": False, "fp16": False, "seed": 0, **training_args}
-        options = {"shuffle_dataset": False, "packing": False, **self.config, **(modifier or {})}
-        length_field = "max_length" if "max_length" in fields else "max_seq_length"
-        if max_length is not None:
-            options[length_field] = max_length
-        if fields:
-            from trl import SFTConfig
-
-            kw.update({k: v for k, v in options.items() if k in fields})
-            return SFTConfig(**{k: v for k, v in kw.items() if k in fields or k in _training_argument_fields()}), {}
-        args = TrainingArguments(**{k: v for k, v in kw.items() if k in _training_argument_fields()})
-        return args, {k: v for k, v in options.items() if k in init}
+    def options(self, modifier: dict | None = None) -> dict:
+        """The SFTConfig fields this path sets (plus a modifier's)."""
+        return {**self.config, **(modifier or {})}
 
     def make_trainer(self, model, tok, rows: list[dict], out_dir: str, max_length: int | None,
                      modifier: dict | None = None, **training_args):
         """The SFTTrainer a user would build for this path, on ``rows`` (dataset dicts from ``row``)."""
-        from datasets import Dataset
-        from trl import SFTTrainer
-
-        args, extra = self.build_config(out_dir, max_length, modifier, **training_args)
-        return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), **extra,
-                          **{_trainer_tokenizer_kwarg(): tok})
+        return trl_driver.make_trainer(model, tok, rows, out_dir, self.options(modifier), max_length, **training_args)
 
     def encode_group(self, lt, cases, max_length):
         rows = []
@@ -141,7 +97,7 @@ class SFTTrainerPath(PathAdapter):
         with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
               frozen_clock()):
             trainer, index = self._prepare(tok, rows, tmp, max_length)
-            prepared = _model_inputs(trainer.train_dataset)
+            prepared = model_inputs(trainer.train_dataset)
             scope = self.scope(trainer)
             out = {}
             for i, case in enumerate(cases):
@@ -152,6 +108,8 @@ class SFTTrainerPath(PathAdapter):
                     batch_rows = [prepared[index[j]] for j in (i, -(i + 1)) if j in index]
                     ids, labels, att = row_of_batch(trainer.data_collator(batch_rows), 0)
                 out[case.id] = self.make_encoding(lt, case, scope, ids, labels, att, seen, tok)
+                if -(i + 1) not in index:
+                    out[case.id].neighbour_dropped = REMOVED
         return out
 
     def batch_collator(self, lt, tok, case, neighbours):
@@ -163,7 +121,7 @@ class SFTTrainerPath(PathAdapter):
             trainer, index = self._prepare(tok, rows, tmp, case.max_length)
         if len(index) != len(rows):
             return NotApplicable("SFTTrainer dropped the case or a neighbour during preparation")
-        prepared = _model_inputs(trainer.train_dataset)
+        prepared = model_inputs(trainer.train_dataset)
         items = [prepared[index[k]] for k in range(len(rows))]
         return lambda order: trainer.data_collator([items[k] for k in order])
 
@@ -179,7 +137,7 @@ class SFTTrainerPath(PathAdapter):
         mod = MODIFIERS[modifier]
         if mod.paths and self.path not in mod.paths:
             return NotApplicable(f"{modifier} applies to path(s) {', '.join(mod.paths)} only")
-        known = sft_config_fields() or _trainer_init_params()
+        known = sft_config_fields() or trainer_init_params()
         absent = [k for k in mod.options if k not in known]
         if absent:
             return NotApplicable(f"SFTConfig of this TRL has no {', '.join(absent)}")
@@ -208,7 +166,7 @@ class SFTTrainerPath(PathAdapter):
         mod = MODIFIERS[modifier]
         max_length = CUT_LENGTH if mod.cuts else 4096
         if not options.get("packing"):  # padding-free without packing cannot cut; 1.x refuses a max_length
-            options["max_length" if "max_length" in sft_config_fields() else "max_seq_length"] = None
+            options[trl_driver.length_field()] = None
             max_length = None
         batches = []
         for shape in dict.fromkeys(c.shape for c in cases):  # a dataset holds one data shape
@@ -218,10 +176,10 @@ class SFTTrainerPath(PathAdapter):
                 rows = [{options["dataset_text_field"]: r["text"]} for r in rows]
             with (without_dataset_fingerprints(), quiet_transformers(), lent_tokenizer(lt) as tok,
                   tempfile.TemporaryDirectory() as tmp, captured_warnings(), frozen_clock()):
-                _pad_with_eos_where_needed(tok)
+                pad_with_eos_where_needed(tok)
                 try:
                     trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length, options)
-                    prepared = _model_inputs(trainer.train_dataset)
+                    prepared = model_inputs(trainer.train_dataset)
                     batch = trainer.data_collator([prepared[k] for k in range(len(prepared))])
                 except Exception as exc:  # noqa: BLE001 - a refusal of the modifier is reported, not raised
                     return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
@@ -238,9 +196,9 @@ class SFTTrainerPath(PathAdapter):
         were dropped). Older releases detect the data format from the exact column set or
         drop unknown columns; there the rows go in without the index column and are mapped by
         position, which TRL preserves (no shuffling, packing off) when none is dropped.
-        See ``_pad_with_eos_where_needed`` for tokenizers without a pad token.
+        See ``pad_with_eos_where_needed`` for tokenizers without a pad token.
         """
-        _pad_with_eos_where_needed(tok)
+        pad_with_eos_where_needed(tok)
         plain = [{k: v for k, v in r.items() if k != CASE_COLUMN} for r in rows]
         modes = {True: (rows,), False: (plain,), None: (rows, plain)}[_INDEX_COLUMN_KEPT.get("kept")]
         error = None
@@ -258,10 +216,15 @@ class SFTTrainerPath(PathAdapter):
             if data is rows:  # the index column was dropped: retry without it to map by position
                 continue
             _INDEX_COLUMN_KEPT["kept"] = False
-            if len(prepared) != len(rows):
-                raise RuntimeError(f"this TRL dropped {len(rows) - len(prepared)} of {len(rows)} rows and keeps "
-                                   "no index column, so rows cannot be matched to cases")
-            return trainer, {int(r[CASE_COLUMN]): k for k, r in enumerate(rows)}
+            if len(prepared) == len(rows):
+                return trainer, {int(r[CASE_COLUMN]): k for k, r in enumerate(rows)}
+            if len(rows) == 2:  # one case and its neighbour: prepare the case alone to see which was removed
+                trainer, index = self._prepare(tok, rows[:1], tmp, max_length)
+                return trainer, index
+            if len(rows) == 1:
+                return trainer, {}
+            raise RowsRemoved(f"this TRL removed {len(rows) - len(prepared)} of {len(rows)} rows and keeps "
+                              "no index column, so each case is prepared alone to see which")
         raise error
 
     def dropped(self, lt, case, scope, seen):
@@ -269,27 +232,7 @@ class SFTTrainerPath(PathAdapter):
         from harness.encoding import Encoding
 
         return Encoding(lt.id, self.path, case.id, scope, warnings=list(seen), provenance=provenance(lt),
-                        dropped="SFTTrainer removed the example during dataset preparation")
-
-
-@functools.lru_cache(maxsize=1)
-def _training_argument_fields() -> frozenset[str]:
-    from transformers import TrainingArguments
-
-    return frozenset(f.name for f in dataclasses.fields(TrainingArguments))
-
-
-def _pad_with_eos_where_needed(tok) -> None:
-    """Releases whose SFTConfig has no ``pad_token`` (before 0.16) cannot pad with a tokenizer that
-    has none; there the tokenizer gets ``pad_token = eos_token``, the step those releases'
-    documentation tells users to take."""
-    if "pad_token" not in sft_config_fields() and tok.pad_token is None and tok.eos_token is not None:
-        tok.pad_token = tok.eos_token
-
-
-def _model_inputs(prepared):
-    """The prepared dataset with only the columns a training step hands to the collator."""
-    return prepared.select_columns([c for c in prepared.column_names if c in MODEL_COLUMNS])
+                        dropped=REMOVED)
 
 
 def _formats_prompt_completion_as_chat(tok) -> bool:
@@ -317,12 +260,6 @@ def _as_case_fields(row: dict) -> dict:
 def _render_chat(lt: LoadedTokenizer, messages: list[dict]) -> str:
     with frozen_clock():
         return lt.tokenizer.apply_chat_template(messages, tokenize=False)
-
-
-def _completion_scope(trainer) -> str:
-    """1.x decides completion-only loss at construction (``trainer.completion_only_loss``); older
-    releases had no such switch, so prompt/completion rows are trained in full there."""
-    return "completion" if getattr(trainer, "completion_only_loss", False) else "full"
 
 
 class TextPath(SFTTrainerPath):
@@ -354,7 +291,7 @@ class PromptCompletionPath(SFTTrainerPath):
         return "chat" if lt.memo["pc_as_chat"] else "native"
 
     def scope(self, trainer):
-        return _completion_scope(trainer)
+        return completion_scope(trainer)
 
 
 class ConversationalPromptCompletionPath(SFTTrainerPath):
@@ -367,7 +304,7 @@ class ConversationalPromptCompletionPath(SFTTrainerPath):
         return {"prompt": case.prompt_messages, "completion": case.completion_messages}
 
     def scope(self, trainer):
-        return _completion_scope(trainer)
+        return completion_scope(trainer)
 
 
 class MessagesPath(SFTTrainerPath):
@@ -466,7 +403,7 @@ def packing_strategies() -> frozenset[str]:
         return frozenset(meta.get("choices") or re.findall(r"`'([\w-]+)'`", meta.get("help", "")))
     if hasattr(SFTTrainer, "_prepare_packed_dataloader"):
         return frozenset({"constant_length"})
-    if "packing" in sft_config_fields() or "packing" in _trainer_init_params():
+    if "packing" in sft_config_fields() or "packing" in trainer_init_params():
         return frozenset({"wrapped"})
     return frozenset()
 
