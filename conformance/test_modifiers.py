@@ -10,18 +10,24 @@ the stream of all examples with their alone labels and no token may be lost
 (``harness.invariance.stream_differences``). Known
 upstream failures are expectations under rule ``MOD-001`` and path ``<path>+<modifier>``; an
 expectation that no longer fails for any case of a (tokenizer, path, modifier) is an XPASS.
+
+The same batches are judged by the batch rules (``conformance/rules/packing.py``): ``MOD-002``, no
+document's first token is a target predicted from the document before it, and ``MOD-003``,
+documents sharing a row are separated for the attention (``position_ids`` restarts or sequence
+boundaries). Their expectations use case ``*`` (the verdict is per batch).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from conformance.rules import BATCH_RULES
 from harness import adapters, expectations, tokenizer_registry
 from harness.adapters.base import library_versions
 from harness.adapters.sft_trainer import MODIFIERS, SFTTrainerPath
 from harness.cases import load_cases
 from harness.encoding import NotApplicable
-from harness.invariance import packed_differences
+from harness.invariance import documents, packed_differences
 
 RULE = "MOD-001"
 TOKENIZERS = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-no-template", "qwen3", "llama3", "gemma3")
@@ -30,26 +36,45 @@ CASES = [c for c in load_cases() if c.max_length is None]
 EXPECTATIONS = expectations.load()
 
 
+_BATCHES: dict = {}
+
+
+def _batches(tid, path, modifier, session):
+    """(cases, plain encodings, batches) for one combination, built once for every rule that judges it."""
+    key = (tid, path, modifier)
+    if key in _BATCHES:
+        return _BATCHES[key]
+    adapter = adapters.get(path)
+    reason = adapter.modifier_available(modifier)
+    if reason:
+        result = f"NOT_APPLICABLE: {reason.reason}"
+    else:
+        try:
+            lt = tokenizer_registry.load(tid)
+        except tokenizer_registry.TokenizerUnavailable as exc:
+            result = f"NOT_EVALUATED: {exc}"
+        else:
+            plain = {c.id: session.encodings(tid, path).get(c.id) for c in CASES}
+            cases = [c for c in CASES if plain[c.id] is not None and not isinstance(plain[c.id], NotApplicable)
+                     and plain[c.id].ok]
+            if not cases:
+                result = f"NOT_APPLICABLE: no case of {path} applies to {tid}"
+            else:
+                batches = adapter.modifier_batches(lt, cases, modifier)
+                result = (f"NOT_APPLICABLE: {batches.reason}" if isinstance(batches, NotApplicable)
+                          else (cases, plain, batches))
+    _BATCHES[key] = result
+    return result
+
+
 @pytest.mark.parametrize("modifier", list(MODIFIERS))
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("tid", TOKENIZERS)
 def test_masks_survive_modifier(tid, path, modifier, conformance_session):
-    adapter = adapters.get(path)
-    reason = adapter.modifier_available(modifier)
-    if reason:
-        pytest.skip(f"NOT_APPLICABLE: {reason.reason}")
-    try:
-        lt = tokenizer_registry.load(tid)
-    except tokenizer_registry.TokenizerUnavailable as exc:
-        pytest.skip(f"NOT_EVALUATED: {exc}")
-    plain = {c.id: conformance_session.encodings(tid, path).get(c.id) for c in CASES}
-    cases = [c for c in CASES if plain[c.id] is not None and not isinstance(plain[c.id], NotApplicable)
-             and plain[c.id].ok]
-    if not cases:
-        pytest.skip(f"NOT_APPLICABLE: no case of {path} applies to {tid}")
-    batches = adapter.modifier_batches(lt, cases, modifier)
-    if isinstance(batches, NotApplicable):
-        pytest.skip(f"NOT_APPLICABLE: {batches.reason}")
+    built = _batches(tid, path, modifier, conformance_session)
+    if isinstance(built, str):
+        pytest.skip(built)
+    cases, plain, batches = built
     versions = library_versions()
     where = f"{path}+{modifier}"
     failures = {cid: d for b in batches for cid, d in packed_differences(b, plain).items()}
@@ -62,3 +87,26 @@ def test_masks_survive_modifier(tid, path, modifier, conformance_session):
     if failures:
         ref = next(iter(known.values())).reference
         pytest.xfail(f"{len(failures)} of {len(cases)} cases: known upstream ({ref})")
+
+
+@pytest.mark.parametrize("rule_id", list(BATCH_RULES))
+@pytest.mark.parametrize("modifier", [m for m in MODIFIERS if m != "custom_text_field"])
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("tid", TOKENIZERS)
+def test_packed_documents_stay_apart(tid, path, modifier, rule_id, conformance_session):
+    built = _batches(tid, path, modifier, conformance_session)
+    if isinstance(built, str):
+        pytest.skip(built)
+    _, plain, batches = built
+    rule = BATCH_RULES[rule_id]
+    verdicts = [rule(b.rows, documents(b, plain)) for b in batches]
+    failures = [v for v in verdicts if v.status == "fail"]
+    if all(v.status == "not_applicable" for v in verdicts):
+        pytest.skip(f"NOT_APPLICABLE: {verdicts[0].message}")
+    where = f"{path}+{modifier}"
+    known = expectations.find(EXPECTATIONS, rule_id, tid, where, "*", library_versions())
+    if known is None:
+        assert not failures, f"{rule_id} {rule.title} on {where} with {tid}: " + "; ".join(v.message for v in failures)
+        return
+    assert failures, f"{rule_id} XPASS on {where} with {tid}: update the expectations ({known.reference})"
+    pytest.xfail(f"known upstream ({known.reference}): {failures[0].message[:200]}")

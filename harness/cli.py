@@ -127,8 +127,14 @@ def cmd_list(args) -> int:
     from harness.cases import load_cases
 
     if args.what == "rules":
+        from conformance.rules import BATCH_RULES
+
         for r in RULES.values():
             print(f"{r.id:9s} [{'/'.join(r.scopes)}] {r.title}")
+        print("batch rules (a packed / padding-free batch, under every modifier; conformance/test_modifiers.py):")
+        print(f"{'MOD-001':9s} [modifier] each example keeps the labels it has collated alone (harness/invariance.py)")
+        for r in BATCH_RULES.values():
+            print(f"{r.id:9s} [modifier] {r.title}")
     elif args.what == "paths":
         for a in adapters.ADAPTERS.values():
             na = a.available()

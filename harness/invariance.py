@@ -70,6 +70,7 @@ class PackedBatch:
 
     case_ids: list[str]
     pieces: list[tuple[list[int], list[int]]]
+    rows: list = dataclasses.field(default_factory=list)  # conformance.rules.PackedRow per batch row (MOD-002/003)
     cuts: bool = False
     spans: bool = False
     separator: int | None = None
@@ -215,3 +216,13 @@ def _best_partial(units, piece: list[int]) -> tuple[str, int, int]:
     """(case id, position, length) of the longest prefix of ``piece`` found in one example."""
     m, tok = _longest_run(units, piece, 0)
     return (tok[2], tok[3], m) if tok else ("?", 0, 0)
+
+
+def documents(batch: PackedBatch, alone: dict[str, Encoding]) -> dict[str, list[int]]:
+    """Each example's real token ids as collated alone (plus the separator a modifier appends): what
+    the batch rules (MOD-002/003) look for in a packed row."""
+    out = {}
+    for cid in batch.case_ids:
+        ids = [i for i, _ in trained_view(alone[cid])]
+        out[cid] = ids + ([batch.separator] if batch.separator is not None else [])
+    return out

@@ -184,7 +184,8 @@ class SFTTrainerPath(PathAdapter):
                 except Exception as exc:  # noqa: BLE001 - a refusal of the modifier is reported, not raised
                     return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
                 separator = tok.eos_token_id if mod.separates_with_eos else None
-            batches.append(PackedBatch([c.id for c in group], split_at_position_restarts(batch), cuts=mod.cuts,
+            batches.append(PackedBatch([c.id for c in group], split_at_position_restarts(batch), packed_rows(batch),
+                                       cuts=mod.cuts,
                                        spans=mod.spans, separator=separator,
                                        drops_tail=CUT_LENGTH - 1 if mod.drops_short_tail else 0))
         return batches
@@ -425,3 +426,19 @@ def split_at_position_restarts(batch) -> list[tuple[list[int], list[int]]]:
             current[0].append(i)
             current[1].append(lab)
     return out
+
+
+def packed_rows(batch) -> list:
+    """Each row of a collated batch with what separates its documents: ``position_ids`` and, where
+    the collator returns them (1.16: ``cu_seq_lens_q`` for a one-row padding-free batch), the
+    explicit sequence boundaries."""
+    from conformance.rules import PackedRow
+
+    positions = batch.get("position_ids")
+    cu = batch.get("cu_seq_lens_q")
+    rows = []
+    for r in range(len(batch["input_ids"])):
+        ids, labels, att = row_of_batch(batch, r)
+        bounds = [int(x) for x in cu.tolist()] if cu is not None and len(batch["input_ids"]) == 1 else None
+        rows.append(PackedRow(ids, labels, att, positions[r].tolist() if positions is not None else None, bounds))
+    return rows

@@ -1,0 +1,94 @@
+"""MOD-002 / MOD-003 can fail: on hand-built packed rows and on TRL's own collator output broken on purpose.
+
+The seeded bugs are the two the issue tracker measured as invisible before these rules: a
+collator whose ``labels[position_ids == 0] = -100`` line is removed (document starts trained),
+and one whose ``position_ids`` continue across the documents of a padding-free batch.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.rules import BATCH_RULES, PackedRow
+from conformance.rules.data import FAIL, PASS
+from conformance.rules.packing import document_starts
+
+DOCS = {"a": [5, 6, 7, 8], "b": [9, 10, 11]}
+
+
+def _row(labels_at_start=-100, positions="restart"):
+    ids = DOCS["a"] + DOCS["b"]
+    labels = [-100, 6, 7, 8, labels_at_start, 10, 11]
+    pos = {"restart": [0, 1, 2, 3, 0, 1, 2], "continue": list(range(7)), "none": None}[positions]
+    return PackedRow(ids, labels, [1] * 7, pos)
+
+
+def test_documents_are_found_by_content():
+    assert document_starts(_row(), DOCS) == [(4, "b")]
+    cut = PackedRow([5, 6, 7, 8, 9, 10], [-100] * 6, [1] * 6)  # b cut at the row end: too short to be sure
+    assert document_starts(cut, DOCS) == []
+
+
+def test_correct_row_passes_both_rules():
+    for rule in BATCH_RULES.values():
+        assert rule([_row()], DOCS).status == PASS
+
+
+@pytest.mark.parametrize("rule_id,row", [("MOD-002", _row(labels_at_start=9)), ("MOD-003", _row(positions="continue")),
+                                         ("MOD-003", _row(positions="none"))])
+def test_seeded_bug_fails(rule_id, row):
+    verdict = BATCH_RULES[rule_id]([row], DOCS)
+    assert verdict.status == FAIL and verdict.positions == [4], verdict
+
+
+def _seeded_trl_batches(monkeypatch, breakage):
+    """1.16's padding-free batches of three golden cases, with the collator output broken as named."""
+    from harness import tokenizer_registry
+    from harness.adapters import trl_driver
+    from harness.adapters.sft_trainer import MessagesPath
+    from harness.cases import load_cases
+
+    original = trl_driver.make_trainer
+
+    def make_trainer(*args, **kwargs):
+        trainer = original(*args, **kwargs)
+        collate = trainer.data_collator
+
+        def broken(examples):
+            batch = collate(examples)
+            if "position_ids" not in batch:  # not a padding-free batch (the plain encodings): untouched
+                return batch
+            pos = batch["position_ids"]
+            if breakage == "trained_start":
+                batch["labels"][pos == 0] = batch["input_ids"][pos == 0]
+            else:
+                import torch
+
+                batch["position_ids"] = torch.arange(pos.shape[-1]).expand_as(pos).clone()
+                batch.pop("cu_seq_lens_q", None)
+                batch.pop("cu_seq_lens_k", None)
+            return batch
+
+        trainer.data_collator = broken
+        return trainer
+
+    monkeypatch.setattr(trl_driver, "make_trainer", make_trainer)
+    adapter = MessagesPath()
+    if adapter.modifier_available("padding_free"):
+        pytest.skip("NOT_APPLICABLE: this TRL has no padding_free")
+    lt = tokenizer_registry.load("synthetic-chatml")
+    cases = [c for c in load_cases() if c.id in ("chat_single_turn", "chat_with_system", "chat_two_assistant_turns")]
+    plain = adapter.encode(lt, cases)
+    batches = adapter.modifier_batches(lt, cases, "padding_free")
+    if not batches[0].rows[0].position_ids:
+        pytest.skip("NOT_APPLICABLE: this TRL's padding-free batch carries no position_ids")
+    return batches, plain
+
+
+@pytest.mark.parametrize("breakage,rule_id", [("trained_start", "MOD-002"), ("continuing_positions", "MOD-003")])
+def test_trl_collator_broken_on_purpose_is_caught(monkeypatch, breakage, rule_id):
+    from harness.invariance import documents
+
+    batches, plain = _seeded_trl_batches(monkeypatch, breakage)
+    verdicts = [BATCH_RULES[rule_id](b.rows, documents(b, plain)) for b in batches]
+    assert any(v.status == FAIL for v in verdicts), verdicts
