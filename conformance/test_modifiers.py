@@ -27,7 +27,7 @@ from harness.adapters.base import library_versions
 from harness.adapters.sft_trainer import MODIFIERS, SFTTrainerPath
 from harness.cases import load_cases
 from harness.encoding import NotApplicable
-from harness.invariance import documents, packed_differences
+from harness.invariance import documents, packed_differences, token_count_difference
 
 RULE = "MOD-001"
 TOKENIZERS = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-no-template", "qwen3", "llama3", "gemma3")
@@ -110,3 +110,44 @@ def test_packed_documents_stay_apart(tid, path, modifier, rule_id, conformance_s
         return
     assert failures, f"{rule_id} XPASS on {where} with {tid}: update the expectations ({known.reference})"
     pytest.xfail(f"known upstream ({known.reference}): {failures[0].message[:200]}")
+
+
+MAP_BATCH = 1000  # datasets.map's default batch size: code that runs only from the second batch on needs more rows
+SCALE_TOKENIZER = "synthetic-chatml"
+SCALE_PATHS = ("text", "completion_only_loss")
+
+
+@pytest.mark.parametrize("modifier", [m for m in MODIFIERS if m != "custom_text_field"])
+@pytest.mark.parametrize("path", SCALE_PATHS)
+def test_modifier_across_map_batches(path, modifier, conformance_session):
+    """The golden cases repeated past several ``datasets.map`` batches (slicing offsets in packing run only
+    from the second batch on): every copy keeps the labels its case has collated alone (MOD-001), and the
+    batch rules hold as on the small dataset."""
+    import dataclasses
+
+    built = _batches(SCALE_TOKENIZER, path, modifier, conformance_session)
+    if isinstance(built, str):
+        pytest.skip(built)
+    cases, plain, small = built
+    copies = -(-2 * MAP_BATCH // len(cases)) + 1
+    many = [dataclasses.replace(c, id=f"{c.id}~{k}") for k in range(copies) for c in cases]
+    alone = {m.id: plain[m.id.split("~")[0]] for m in many}
+    lt = tokenizer_registry.load(SCALE_TOKENIZER)
+    batches = adapters.get(path).modifier_batches(lt, many, modifier)
+    assert not isinstance(batches, NotApplicable), batches
+    assert sum(len(b.case_ids) for b in batches) > 2 * MAP_BATCH
+    where = f"{path}+{modifier}"
+    if MODIFIERS[modifier].cuts:  # pieces of examples: every token accounted for (placement is ambiguous at scale)
+        lost = [d for b in batches if (d := token_count_difference(b, alone))]
+        assert not lost, f"{RULE} on {len(many)} rows ({where}): {lost[0]}"
+    else:
+        small_failures = {cid for b in small for cid in packed_differences(b, plain)}
+        failures = {cid: d for b in batches for cid, d in packed_differences(b, alone).items()}
+        new = {k: v for k, v in failures.items() if k.split("~")[0] not in small_failures}
+        assert not new, f"{RULE} differs only on a dataset of {len(many)} rows ({where}):\n" + "\n".join(
+            f"  {k}: {v}" for k, v in list(new.items())[:10])
+    for rule_id, rule in BATCH_RULES.items():
+        small_status = {rule(b.rows, documents(b, plain)).status for b in small}
+        big_status = {rule(b.rows, documents(b, alone)).status for b in batches}
+        if "fail" not in small_status:
+            assert "fail" not in big_status, f"{rule_id} fails only on {len(many)} rows ({where})"

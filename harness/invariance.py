@@ -32,7 +32,8 @@ def variant_differences(variants: dict[str, Encoding], reference: str = "alone")
     return out
 
 
-def segment_difference(alone: Encoding, segments: list[tuple[list[int], list[int]]]) -> str | None:
+def segment_difference(alone: Encoding, segments: list[tuple[list[int], list[int]]],
+                       index: dict | None = None) -> str | None:
     """Why no example of a packed / padding-free batch is ``alone`` with the same labels, or None.
 
     Examples are found by content: a segment equal to the example's token ids or, where the
@@ -44,8 +45,9 @@ def segment_difference(alone: Encoding, segments: list[tuple[list[int], list[int
     view = trained_view(alone)
     ids, labels = [i for i, _ in view], [lab for _, lab in view]
     n = len(ids)
-    found = [seg_labels[k:k + n] for seg_ids, seg_labels in segments
-             for k in range(len(seg_ids) - n + 1) if seg_ids[k:k + n] == ids]
+    found = (index or {}).get(tuple(ids)) or [
+        seg_labels[k:k + n] for seg_ids, seg_labels in segments
+        for k in range(len(seg_ids) - n + 1) if seg_ids[k:k + n] == ids]
     if not found:
         return f"no example of the batch has its {n} token ids (cut, merged or re-tokenized)"
     if any(seg[1:] == labels[1:] for seg in found):
@@ -80,7 +82,10 @@ class PackedBatch:
 def packed_differences(batch: PackedBatch, alone: dict[str, Encoding]) -> dict[str, str]:
     """Case id -> why its tokens or labels in ``batch`` are not those it has collated alone."""
     if not batch.cuts:
-        return {cid: d for cid in batch.case_ids if (d := segment_difference(alone[cid], batch.pieces))}
+        index: dict[tuple, list[list[int]]] = {}  # whole pieces by their ids: one lookup per example
+        for seg_ids, seg_labels in batch.pieces:
+            index.setdefault(tuple(seg_ids), []).append(seg_labels)
+        return {cid: d for cid in batch.case_ids if (d := segment_difference(alone[cid], batch.pieces, index))}
     return stream_differences(batch, alone)
 
 
@@ -226,3 +231,21 @@ def documents(batch: PackedBatch, alone: dict[str, Encoding]) -> dict[str, list[
         ids = [i for i, _ in trained_view(alone[cid])]
         out[cid] = ids + ([batch.separator] if batch.separator is not None else [])
     return out
+
+
+def token_count_difference(batch: PackedBatch, alone: dict[str, Encoding]) -> str | None:
+    """For modifiers that cut: the pieces hold exactly the examples' tokens (as a multiset), less at most
+    the tail a modifier is allowed to drop. Cheap enough for thousands of examples, and sensitive to
+    packing that reads the wrong offsets of a sliced column."""
+    from collections import Counter
+
+    want = Counter(i for cid in batch.case_ids for i, _ in trained_view(alone[cid]))
+    if batch.separator is not None:
+        want[batch.separator] += len(batch.case_ids)
+    got = Counter(i for ids, _ in batch.pieces for i in ids)
+    extra, lost = got - want, want - got
+    if extra:
+        return f"the packed rows hold {sum(extra.values())} tokens that are in no example"
+    if sum(lost.values()) > batch.drops_tail:
+        return f"{sum(lost.values())} of the examples' tokens are in no packed row"
+    return None

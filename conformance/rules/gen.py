@@ -31,10 +31,13 @@ def header_masked(ctx: Context):
     ``add_generation_prompt=True``; the masked prompt must end where that rendering ends."""
     if ctx.ref.view != "chat":
         return not_applicable("plain text has no assistant header")
-    bad = []
-    for m in ctx.scoped_messages():
-        present, _, _ = ctx.required_positions(("header",), [m])
+    bad, seen, scoped = [], 0, ctx.scoped_messages()
+    for m in scoped:
+        present, _, missing = ctx.required_positions(("header",), [m])
         bad += [p for p in present if ctx.trained(p)]
+        seen += len(present) + len(missing)
+    if not seen and ctx.alignment.truncated and any(t.role == "header" and t.message in scoped for t in ctx.ref.tokens):
+        return not_applicable("the assistant header was cut by max_length: nothing left to judge")
     if bad:
         return failed(f"{len(bad)} assistant-header token(s) are trained", bad, tokens=ctx.show(bad))
     return passed()

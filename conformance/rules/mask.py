@@ -104,6 +104,17 @@ def not_all_masked(ctx: Context):
     real = ctx.row.real_positions()
     if any(ctx.trained(p) for p in real):
         return passed()
-    if ctx.row.warnings:
-        return passed(f"fully masked, but TRL warned: {ctx.row.warnings[0][:160]}")
-    return failed(f"all {len(real)} labels are -100 and TRL raised no error or warning", real[:8])
+    about = [w for w in ctx.row.warnings if any(k in w.lower() for k in MASKING_WARNINGS)]
+    if about:
+        return passed(f"fully masked, but TRL warned: {about[0][:160]}")
+    other = f" (its {len(ctx.row.warnings)} warning(s) are about something else)" if ctx.row.warnings else ""
+    return failed(f"all {len(real)} labels are -100 and TRL raised no error or warning about it{other}", real[:8],
+                  warnings=ctx.row.warnings[:3])
+
+
+# What a warning must say to count as telling the user that an example trains nothing. TRL's SFT
+# preparation warns per dataset, not per row, so an unrelated warning (a prompt/prefix mismatch of
+# another example) must not excuse a silently wasted row.
+MASKING_WARNINGS = ("could not find response key", "could not find instruction key", "ignored in loss",
+                    "will be ignored", "fully masked", "no assistant tokens", "all tokens to be masked",
+                    "no completion tokens", "labels are -100")

@@ -63,15 +63,59 @@ def batch_rule(rule_id: str, title: str):
 def document_starts(row: PackedRow, documents: dict[str, list[int]]) -> list[tuple[int, str]]:
     """(position, document id) of each document that starts inside the row after its first real token.
 
-    A document is found by content: its real token ids, whole, or (cut at the end of the row) its
-    first ``MIN_CUT_MATCH`` or more tokens running to the row's end. Longer documents are placed
-    first and placements never overlap, so a short document inside a longer one is not counted.
+    The row's real tokens are tiled, with the fewest pieces, by: the end (or a middle part) of a
+    document cut at the previous row, whole documents, and the beginning of a document cut at the
+    row's end. Tiling the whole row keeps a short document from being "found" inside the tail of a
+    longer one. Where no tiling exists (tokens merged or re-tokenized by the modifier), documents are
+    looked for one by one, whole or cut at the row's end after at least ``MIN_CUT_MATCH`` tokens.
     """
     real = [p for p, a in enumerate(row.attention_mask) if a]
     if not real:
         return []
     lo, hi = real[0], real[-1] + 1
     ids = row.input_ids
+    distinct: dict[tuple, str] = {}
+    for doc_id, doc in documents.items():
+        if doc:
+            distinct.setdefault(tuple(doc), doc_id)
+    by_first: dict[int, list[tuple]] = {}
+    for doc in distinct:
+        by_first.setdefault(doc[0], []).append(doc)
+    best: dict[int, tuple[int, int, str | None]] = {}  # end -> (pieces, start, document id or None)
+
+    def relax(end, pieces, start, doc_id):
+        if end not in best or pieces < best[end][0]:
+            best[end] = (pieces, start, doc_id)
+
+    best[lo] = (0, lo, None)
+    head = ids[lo:hi]
+    for doc in distinct:  # a continuation of a document cut before this row
+        for j in range(1, len(doc)):
+            tail = doc[j:]
+            if list(tail[:len(head)]) == head[:len(tail)]:
+                relax(lo + min(len(tail), len(head)), 1, lo, None)
+    for k in range(lo, hi):  # in order: every piece ending at k was relaxed from an earlier start
+        if k not in best:
+            continue
+        pieces = best[k][0]
+        for doc in by_first.get(ids[k], ()):
+            m = min(len(doc), hi - k)
+            if list(doc[:m]) == ids[k:k + m]:
+                relax(k + m, pieces + 1, k, distinct[doc])
+    if hi not in best:
+        return _starts_one_by_one(ids, lo, hi, documents)
+    starts, end = [], hi
+    while end > lo:
+        _, start, doc_id = best[end]
+        if doc_id is not None and start > lo:
+            starts.append((start, doc_id))
+        if start == end:
+            break
+        end = start
+    return sorted(starts)
+
+
+def _starts_one_by_one(ids, lo, hi, documents) -> list[tuple[int, str]]:
     taken = [False] * len(ids)
     starts = []
     for doc_id, doc in sorted(documents.items(), key=lambda kv: -len(kv[1])):
