@@ -8,7 +8,7 @@ equal those it gets collated alone (``harness.invariance.segment_difference``); 
 strategy cuts examples (wrapped, bfd_split, ``ConstantLengthDataset``), each piece is found in
 the stream of all examples with their alone labels and no token may be lost
 (``harness.invariance.stream_differences``). Known
-upstream failures are expectations under rule ``MOD-001`` and path ``<path>+<modifier>``; an
+upstream failures are expectations under rule ``MOD-001`` with a ``modifier`` field; an
 expectation that no longer fails for any case of a (tokenizer, path, modifier) is an XPASS.
 
 The same batches are judged by the batch rules (``conformance/rules/packing.py``): ``MOD-002``, no
@@ -36,35 +36,9 @@ CASES = [c for c in load_cases() if c.max_length is None]
 EXPECTATIONS = expectations.load()
 
 
-_BATCHES: dict = {}
-
-
 def _batches(tid, path, modifier, session):
-    """(cases, plain encodings, batches) for one combination, built once for every rule that judges it."""
-    key = (tid, path, modifier)
-    if key in _BATCHES:
-        return _BATCHES[key]
-    adapter = adapters.get(path)
-    reason = adapter.modifier_available(modifier)
-    if reason:
-        result = f"NOT_APPLICABLE: {reason.reason}"
-    else:
-        try:
-            lt = tokenizer_registry.load(tid)
-        except tokenizer_registry.TokenizerUnavailable as exc:
-            result = f"NOT_EVALUATED: {exc}"
-        else:
-            plain = {c.id: session.encodings(tid, path).get(c.id) for c in CASES}
-            cases = [c for c in CASES if plain[c.id] is not None and not isinstance(plain[c.id], NotApplicable)
-                     and plain[c.id].ok]
-            if not cases:
-                result = f"NOT_APPLICABLE: no case of {path} applies to {tid}"
-            else:
-                batches = adapter.modifier_batches(lt, cases, modifier)
-                result = (f"NOT_APPLICABLE: {batches.reason}" if isinstance(batches, NotApplicable)
-                          else (cases, plain, batches))
-    _BATCHES[key] = result
-    return result
+    """(cases, plain encodings, batches) for one combination, built once per session (``Session.modifier_batches``)."""
+    return session.modifier_batches(tid, path, modifier)
 
 
 @pytest.mark.parametrize("modifier", list(MODIFIERS))
@@ -78,7 +52,8 @@ def test_masks_survive_modifier(tid, path, modifier, conformance_session):
     versions = library_versions()
     where = f"{path}+{modifier}"
     failures = {cid: d for b in batches for cid, d in packed_differences(b, plain).items()}
-    known = {c.id: e for c in cases if (e := expectations.find(EXPECTATIONS, RULE, tid, where, c.id, versions))}
+    known = {c.id: e for c in cases
+             if (e := expectations.find(EXPECTATIONS, RULE, tid, path, c.id, versions, modifier))}
     unexpected = {k: v for k, v in failures.items() if k not in known}
     assert not unexpected, f"{RULE} masks do not survive {modifier} on {path}:\n" + "\n".join(
         f"  {k}: {v}" for k, v in unexpected.items())
@@ -104,7 +79,7 @@ def test_packed_documents_stay_apart(tid, path, modifier, rule_id, conformance_s
     if all(v.status == "not_applicable" for v in verdicts):
         pytest.skip(f"NOT_APPLICABLE: {verdicts[0].message}")
     where = f"{path}+{modifier}"
-    known = expectations.find(EXPECTATIONS, rule_id, tid, where, "*", library_versions())
+    known = expectations.find(EXPECTATIONS, rule_id, tid, path, "*", library_versions(), modifier)
     if known is None:
         assert not failures, f"{rule_id} {rule.title} on {where} with {tid}: " + "; ".join(v.message for v in failures)
         return

@@ -72,6 +72,8 @@ def cmd_run(args) -> int:
                      "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
     t0 = time.perf_counter()
     records = session.records(usable, paths, rules, expectations.load())
+    if getattr(args, "modifiers", False):
+        records += session.modifier_records(usable, paths, expectations.load())
     seconds = time.perf_counter() - t0
     evidence = [ev for tid in usable for path in paths for case in cases
                 if (ev := session.evidence(tid, path, case)) is not None]
@@ -243,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", default=str(DEFAULT_REPORT), help=f"JSON report path (default {DEFAULT_REPORT})")
     run.add_argument("--html", help="also write the label report (coloured token chips) to this HTML file")
     run.add_argument("--strict", action="store_true", help="exit 1 when a tokenizer could not be evaluated")
+    run.add_argument("--modifiers", action="store_true",
+                     help="also judge packed / padding-free batches: MOD-001..003 records with a `modifier` field")
     sh = sub.choices["show"]
     sh.add_argument("case", help="case id")
     sh.add_argument("--plain", action="store_true", help="one line per token, no colour")

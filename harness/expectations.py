@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "conformance" / "expectations" / "trl.yaml"
-KEYS = {"rule", "tokenizer", "path", "case", "trl", "transformers", "issue", "pr", "url", "reason", "note"}
+KEYS = {"rule", "tokenizer", "path", "modifier", "case", "trl", "transformers", "issue", "pr", "url", "reason", "note"}
 
 
 class ExpectationError(ValueError):
@@ -33,8 +33,11 @@ class Expectation:
     trl: str = ""
     transformers: str = ""
     reference: str = ""
+    modifier: str | tuple[str, ...] = ""  # "": plain batches only; a glob: batches laid out by that modifier
 
-    def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict) -> bool:
+    def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "") -> bool:
+        if bool(modifier) != bool(self.modifier) or (modifier and not _glob_ok(modifier, self.modifier)):
+            return False
         if not all(_glob_ok(v, pat) for v, pat in
                    ((rule, self.rule), (tokenizer, self.tokenizer), (path, self.path), (case, self.case))):
             return False
@@ -101,11 +104,15 @@ def load(path: Path | None = None) -> list[Expectation]:
                     SpecifierSet(str(e[key]))
                 except Exception:  # noqa: BLE001
                     raise ExpectationError(f"{where}.{key}: not a version specifier: {e[key]!r}") from None
+        if "+" in str(e.get("path", "")):
+            raise ExpectationError(f"{where}.path: {e['path']!r}: give the modifier in its own field "
+                                   "(path: text, modifier: packing_wrapped)")
+        modifier = _globs(where, "modifier", e["modifier"]) if "modifier" in e else ""
         out.append(Expectation(globs["rule"], globs["tokenizer"], globs["path"], globs["case"],
-                               str(e.get("trl", "")), str(e.get("transformers", "")), ref))
+                               str(e.get("trl", "")), str(e.get("transformers", "")), ref, modifier))
     return out
 
 
 def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, case: str,
-         versions: dict) -> Expectation | None:
-    return next((e for e in expectations if e.matches(rule, tokenizer, path, case, versions)), None)
+         versions: dict, modifier: str = "") -> Expectation | None:
+    return next((e for e in expectations if e.matches(rule, tokenizer, path, case, versions, modifier)), None)

@@ -35,7 +35,8 @@ REF_KEYS = ("issue", "pr", "url", "reason", "note", "trl", "transformers")
 def _key_fields(entry: dict) -> exp.Expectation:
     where = "entry"
     return exp.Expectation(*(exp._globs(where, k, entry.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")),
-                           str(entry.get("trl", "")), str(entry.get("transformers", "")), "x")
+                           str(entry.get("trl", "")), str(entry.get("transformers", "")), "x",
+                           exp._globs(where, "modifier", entry["modifier"]) if "modifier" in entry else "")
 
 
 def _verdicts(reports: list[dict]):

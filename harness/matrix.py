@@ -53,15 +53,17 @@ def build(reports: list[dict], expectations_file: str | None = None) -> dict:
         rows.append(row)
         counts: dict[tuple, Counter] = defaultdict(Counter)
         for rec in rep["records"]:
-            col = (rec["path"], _family(rec["rule"]))
+            where = rec["path"] + (f"+{rec['modifier']}" if rec.get("modifier") else "")  # a column per modifier
+            col = (where, _family(rec["rule"]))
             columns.add(col)
             status = rec["status"]
             if status in ("fail", "pass"):
-                hit = exp.find(known, rec["rule"], rec["tokenizer"], rec["path"], rec["case"], libs)
+                hit = exp.find(known, rec["rule"], rec["tokenizer"], rec["path"], rec["case"], libs,
+                               rec.get("modifier") or "")
                 status = ({"fail": "xfail", "pass": "xpass"}[status]) if hit else status
             counts[col][status] += 1
             if rec["status"] in ("pass", "fail"):
-                timeline[(rec["rule"], rec["path"], rec["tokenizer"], rec["case"])][libs.get("trl")] = rec["status"]
+                timeline[(rec["rule"], where, rec["tokenizer"], rec["case"])][libs.get("trl")] = rec["status"]
         for col, c in counts.items():
             cells[(row, col)] = c
     order = [r["run_info"]["libraries"].get("trl") for r in reports]

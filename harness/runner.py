@@ -29,9 +29,13 @@ class Record:
     positions: list[int] = field(default_factory=list)
     evidence: dict = field(default_factory=dict)
     expected_failure: str | None = None
+    modifier: str | None = None  # batch rules: the modifier that laid the batch out (packing, padding-free)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if out["modifier"] is None:
+            del out["modifier"]
+        return out
 
 
 class Session:
@@ -42,6 +46,7 @@ class Session:
         self._encodings: dict[tuple[str, str], dict[str, Encoding | NotApplicable]] = {}
         self._oracles: dict[tuple[str, str], Oracle | OracleError] = {}
         self._contexts: dict[tuple[str, str, str], tuple] = {}  # one Context (and alignment) per encoding
+        self._batches: dict[tuple[str, str, str], object] = {}
 
     def tokenizer(self, tokenizer_id: str):
         return tokenizer_registry.load(tokenizer_id)
@@ -135,6 +140,70 @@ class Session:
                         e = exp.find(list(expectations), r.id, tid, path, case.id, versions)
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None))
+        return out
+
+
+    def modifier_batches(self, tokenizer_id: str, path: str, modifier: str):
+        """(cases, plain encodings, packed batches) of every case that applies, laid out by ``modifier``
+        with TRL's own preparation and collator; or the reason (a string starting ``NOT_APPLICABLE``
+        or ``NOT_EVALUATED``) there are none. Built once per (tokenizer, path, modifier)."""
+        key = (tokenizer_id, path, modifier)
+        if key not in self._batches:
+            self._batches[key] = self._build_batches(tokenizer_id, path, modifier)
+        return self._batches[key]
+
+    def _build_batches(self, tokenizer_id: str, path: str, modifier: str):
+        adapter = adapters.get(path)
+        reason = adapter.modifier_available(modifier) if hasattr(adapter, "modifier_available") else \
+            NotApplicable(f"path {path} takes no modifiers")
+        if reason:
+            return f"NOT_APPLICABLE: {reason.reason}"
+        try:
+            lt = self.tokenizer(tokenizer_id)
+        except tokenizer_registry.TokenizerUnavailable as exc:
+            return f"NOT_EVALUATED: {exc}"
+        cases = [c for c in self.cases if c.max_length is None]
+        plain = {c.id: self.encodings(tokenizer_id, path).get(c.id) for c in cases}
+        cases = [c for c in cases if isinstance(plain[c.id], Encoding) and plain[c.id].ok]
+        if not cases:
+            return f"NOT_APPLICABLE: no case of {path} applies to {tokenizer_id}"
+        batches = adapter.modifier_batches(lt, cases, modifier)
+        if isinstance(batches, NotApplicable):
+            return f"NOT_APPLICABLE: {batches.reason}"
+        return cases, plain, batches
+
+    def modifier_records(self, tokenizer_ids, paths, expectations=()) -> list[Record]:
+        """MOD-001 per case and MOD-002/MOD-003 per batch (case ``*``), for every modifier of every path."""
+        from conformance.rules import BATCH_RULES
+        from harness import expectations as exp
+        from harness.adapters.sft_trainer import MODIFIERS
+        from harness.invariance import documents, packed_differences
+
+        versions = library_versions()
+        out = []
+        for tid in tokenizer_ids:
+            for path in paths:
+                for modifier in MODIFIERS:
+                    built = self.modifier_batches(tid, path, modifier)
+                    if isinstance(built, str):
+                        continue
+                    cases, plain, batches = built
+                    diffs = {cid: d for b in batches for cid, d in packed_differences(b, plain).items()}
+                    rows = [("MOD-001", c.id, Verdict("MOD-001", "fail", diffs[c.id]) if c.id in diffs
+                             else Verdict("MOD-001", "pass", "labels as collated alone")) for c in cases]
+                    if modifier != "custom_text_field":
+                        for rule_id, rule in BATCH_RULES.items():
+                            verdicts = [rule(b.rows, documents(b, plain)) for b in batches]
+                            worst = next((v for v in verdicts if v.status == "fail"),
+                                         next((v for v in verdicts if v.status == "pass"), verdicts[0]))
+                            rows.append((rule_id, "*", worst))
+                    for rule_id, case_id, v in rows:
+                        e = exp.find(list(expectations), rule_id, tid, path, case_id, versions, modifier) or (
+                            exp.find(list(expectations), rule_id, tid, path, "*", versions, modifier))
+                        if e and v.status == "pass" and rule_id == "MOD-001" and diffs:
+                            e = None  # expectations describe the combination: an XPASS only when no case fails
+                        out.append(Record(tid, path, case_id, rule_id, v.status, v.message, v.positions,
+                                          _jsonable(v.evidence), e.reference if e else None, modifier))
         return out
 
 

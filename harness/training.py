@@ -1,4 +1,4 @@
-"""Training check (DESIGN.md section 6): loss falls on response tokens and not on prompt tokens.
+"""Training check (docs/interpreting.md, TRAIN-001): loss falls on response tokens and not on prompt tokens.
 
 A tiny random Llama sized to the tokenizer is trained with TRL's real trainer on a dataset
 whose prompts and responses are both learnable but use disjoint vocabularies (letters vs

@@ -127,3 +127,18 @@ def test_update_adds_the_lines_an_entry_does_not_cover():
     assert stats == {"kept": 1, "added (untriaged)": 1}
     (new,) = [e for e in out if "reason" in e]
     assert new["trl"] == ">=0.15.2,<0.17.0"
+
+
+def test_modifier_is_its_own_field(tmp_path):
+    """Batch-rule expectations name the modifier in a field; plain rows never match them, and the old
+    ``path+modifier`` spelling is rejected with the file and field named."""
+    good = tmp_path / "good.yaml"
+    good.write_text("expectations:\n- {rule: MOD-002, path: text, modifier: packing_wrapped, pr: 4170}\n")
+    (entry,) = exp.load(good)
+    assert entry.matches("MOD-002", "t", "text", "*", {}, "packing_wrapped")
+    assert not entry.matches("MOD-002", "t", "text", "*", {})
+    assert not entry.matches("MOD-002", "t", "text", "*", {}, "padding_free")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("expectations:\n- {rule: MOD-002, path: text+packing_wrapped, pr: 4170}\n")
+    with pytest.raises(exp.ExpectationError, match=r"bad.yaml: expectations\[0\].path"):
+        exp.load(bad)

@@ -1,4 +1,4 @@
-"""Path adapters, one per SFT data path id of DESIGN.md section 2."""
+"""Path adapters, one per SFT data path id (docs/interpreting.md, loss scopes)."""
 
 from __future__ import annotations
 
