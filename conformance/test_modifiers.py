@@ -112,8 +112,11 @@ def test_modifier_across_map_batches(path, modifier, conformance_session):
     assert not isinstance(batches, NotApplicable), batches
     assert sum(len(b.case_ids) for b in batches) > 2 * MAP_BATCH
     where = f"{path}+{modifier}"
+    known = expectations.find(EXPECTATIONS, RULE, SCALE_TOKENIZER, path, "*", library_versions(), modifier)
     if MODIFIERS[modifier].cuts:  # pieces of examples: every token accounted for (placement is ambiguous at scale)
         lost = [d for b in batches if (d := token_count_difference(b, alone))]
+        if lost and known:
+            pytest.xfail(f"known upstream ({known.reference}): {lost[0]}")
         assert not lost, f"{RULE} on {len(many)} rows ({where}): {lost[0]}"
     else:
         small_failures = {cid for b in small for cid in packed_differences(b, plain)}

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from harness.path_ids import PATH_IDS
+
 ROLES = ("system", "user", "assistant")
 SHAPES = ("string_pc", "conversation")
 CASE_KEYS = {
@@ -150,6 +152,9 @@ def parse_case(raw: Any, where: str, source: str) -> Case:
     paths = raw.get("paths")
     if paths is not None and (not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)):
         _fail(f"{where}.paths", "expected a list of path ids or globs")
+    for p in paths or ():
+        if not any(fnmatch.fnmatchcase(known, p) for known in PATH_IDS):
+            _fail(f"{where}.paths", f"{p!r} names no path; known: {', '.join(PATH_IDS)}")
     max_length = raw.get("max_length")
     if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
                                    or max_length < 4):

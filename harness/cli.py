@@ -13,6 +13,23 @@ from pathlib import Path
 DEFAULT_REPORT = Path("reports") / "report.json"
 
 
+class UsageError(ValueError):
+    """A command line that cannot be run as given (exit 2, one line)."""
+
+
+def _writable(path: str, flag: str) -> Path:
+    """Fail before any work when an output file cannot be written."""
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.parent / f".{out.name}.probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
 def _split(values: list[str] | None) -> list[str]:
     return [v for item in values or [] for v in item.split(",") if v]
 
@@ -38,16 +55,18 @@ def _selection(args):
 
     cases = load_cases(Path(args.cases) if args.cases else None)
     if args.case:
-        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.id, g) for g in _split(args.case))]
-        if not cases:
-            raise SystemExit(f"no case matches {args.case}")
+        globs = _split(args.case)
+        unmatched = [g for g in globs if not any(fnmatch.fnmatchcase(c.id, g) for c in cases)]
+        if unmatched:
+            raise UsageError(f"--case {', '.join(unmatched)} matches no case; see `sft-conformance list cases`")
+        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.id, g) for g in globs)]
     paths = _split(args.path) or list(adapters.PATHS)
     for p in paths:
         adapters.get(p)
     rules = _split(getattr(args, "rule", None)) or list(RULES)
     unknown = [r for r in rules if r not in RULES]
     if unknown:
-        raise SystemExit(f"unknown rule(s) {unknown}; known: {', '.join(RULES)}")
+        raise UsageError(f"--rule: unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES)}")
     return _split(args.tokenizer) or tokenizer_registry.default_ids(), paths, [RULES[r] for r in rules], cases
 
 
@@ -57,6 +76,9 @@ def cmd_run(args) -> int:
     from harness.tokenizer_registry import TokenizerUnavailable
 
     tokenizers, paths, rules, cases = _selection(args)
+    _writable(args.report, "--report")
+    if args.html:
+        _writable(args.html, "--html")
     session = Session(cases)
     usable, info = [], {}
     for tid in tokenizers:
@@ -70,6 +92,8 @@ def cmd_run(args) -> int:
         info[tid] = {"hash": lt.content_hash, "source": lt.source, "family": lt.family, "eot_token": lt.eot_token,
                      "bos_token": lt.tokenizer.bos_token, "eos_token": lt.tokenizer.eos_token,
                      "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
+    if not usable:
+        raise UsageError(f"no requested tokenizer could be loaded ({', '.join(tokenizers)}); nothing to judge")
     t0 = time.perf_counter()
     records = session.records(usable, paths, rules, expectations.load())
     if getattr(args, "modifiers", False):
@@ -317,9 +341,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (CaseError, ExpectationError, FindingError, ReportError, TokenizerUnavailable, KeyError) as exc:
+    except (CaseError, ExpectationError, FindingError, ReportError, TokenizerUnavailable, KeyError,
+            UsageError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `sft-conformance ... | head`: the reader left; that is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -52,13 +52,9 @@ class Encoding:
     notes: list[str] = field(default_factory=list)
     neighbour_dropped: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.refused is None and self.dropped is None
-
-    def real_positions(self) -> list[int]:
-        """Positions that hold real tokens (attention 1)."""
-        return [i for i, a in enumerate(self.attention_mask) if a]
+    # the same fields mean the same thing as on a rules Row
+    ok = Row.ok
+    real_positions = Row.real_positions
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.adapters.base import PathAdapter
+from harness.path_ids import PATH_IDS
 from harness.adapters.collators import ChatMLCollatorPath, CompletionOnlyCollatorPath
 from harness.adapters.sft_trainer import (
     AssistantOnlyLossPath,
@@ -21,6 +22,7 @@ ADAPTERS: dict[str, PathAdapter] = {
     )
 }
 PATHS = tuple(ADAPTERS)
+assert PATHS == PATH_IDS, "harness/path_ids.py and the adapters disagree"
 
 
 def get(path: str) -> PathAdapter:

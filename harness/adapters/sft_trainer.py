@@ -187,7 +187,7 @@ class SFTTrainerPath(PathAdapter):
             batches.append(PackedBatch([c.id for c in group], split_at_position_restarts(batch), packed_rows(batch),
                                        cuts=mod.cuts,
                                        spans=mod.spans, separator=separator,
-                                       drops_tail=CUT_LENGTH - 1 if mod.drops_short_tail else 0))
+                                       drops_tail=0))  # a dropped tail is data lost: judged, never exempted
         return batches
 
     def _prepare(self, tok, rows, tmp, max_length):
