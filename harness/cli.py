@@ -161,6 +161,9 @@ def cmd_list(args) -> int:
         print(f"{'MOD-001':9s} [modifier] each example keeps the labels it has collated alone (harness/invariance.py)")
         for r in BATCH_RULES.values():
             print(f"{r.id:9s} [modifier] {r.title}")
+        print("training check (a short real training run; conformance/test_training.py, marked gpu):")
+        print(f"{'TRAIN-001':9s} [completion/assistant/last_assistant] the loss falls on response tokens and not on "
+              "prompt tokens")
     elif args.what == "paths":
         for a in adapters.ADAPTERS.values():
             na = a.available()
