@@ -11,6 +11,10 @@ def _trainable(ctx: Context) -> list[int]:
     return [i for i in expected_trained(ctx.ref, ctx.row.loss_scope) if i > 0 and (cap is None or i < cap)]
 
 
+def _within(ctx: Context) -> str:
+    return f"within max_length {ctx.ref.max_length}" if ctx.ref.max_length is not None else "(no max_length)"
+
+
 def _warned(ctx: Context) -> str:
     return (f"TRL warned: {ctx.row.warnings[0][:160]}" if ctx.row.warnings
             else "TRL raised no error and logged no warning")
@@ -28,7 +32,7 @@ def not_dropped(ctx: Context):
         if not trainable:
             return not_applicable("nothing trainable was left within max_length (DROP-002 reports the removal)")
         return failed(f"TRL removed the example ({ctx.row.dropped}); {len(trainable)} token(s) the scope "
-                      f"'{ctx.row.loss_scope}' trains fit in max_length {ctx.ref.max_length}; {_warned(ctx)}",
+                      f"'{ctx.row.loss_scope}' trains are {_within(ctx)}; {_warned(ctx)}",
                       should_train=[ctx.decode([ctx.ref.tokens[i].id]) for i in trainable[:12]],
                       warned=bool(ctx.row.warnings), warnings=ctx.row.warnings[:3])
     if ctx.row.neighbour_dropped:  # a harness-made row with no reference of its own: said, not judged
@@ -47,5 +51,5 @@ def empty_not_dropped(ctx: Context):
     if _trainable(ctx):
         return not_applicable("the example had trainable tokens (DROP-001 reports the removal)")
     return failed(f"TRL removed the example ({ctx.row.dropped}): nothing the scope '{ctx.row.loss_scope}' "
-                  f"trains fits in max_length {ctx.ref.max_length}; {_warned(ctx)}",
+                  f"trains is {_within(ctx)}; {_warned(ctx)}",
                   warned=bool(ctx.row.warnings), warnings=ctx.row.warnings[:3])
