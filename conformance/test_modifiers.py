@@ -25,27 +25,20 @@ from conformance.rules import BATCH_RULES
 from harness import adapters, expectations, tokenizer_registry
 from harness.adapters.base import library_versions
 from harness.adapters.sft_trainer import MODIFIERS, SFTTrainerPath
-from harness.cases import load_cases
 from harness.encoding import NotApplicable
 from harness.invariance import documents, packed_differences, token_count_difference
 
 RULE = "MOD-001"
 TOKENIZERS = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-no-template", "qwen3", "llama3", "gemma3")
 PATHS = [p for p, a in adapters.ADAPTERS.items() if isinstance(a, SFTTrainerPath)]
-CASES = [c for c in load_cases() if c.max_length is None]
 EXPECTATIONS = expectations.load()
-
-
-def _batches(tid, path, modifier, session):
-    """(cases, plain encodings, batches) for one combination, built once per session (``Session.modifier_batches``)."""
-    return session.modifier_batches(tid, path, modifier)
 
 
 @pytest.mark.parametrize("modifier", list(MODIFIERS))
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("tid", TOKENIZERS)
 def test_masks_survive_modifier(tid, path, modifier, conformance_session):
-    built = _batches(tid, path, modifier, conformance_session)
+    built = conformance_session.modifier_batches(tid, path, modifier)
     if isinstance(built, str):
         pytest.skip(built)
     cases, plain, batches = built
@@ -69,7 +62,7 @@ def test_masks_survive_modifier(tid, path, modifier, conformance_session):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("tid", TOKENIZERS)
 def test_packed_documents_stay_apart(tid, path, modifier, rule_id, conformance_session):
-    built = _batches(tid, path, modifier, conformance_session)
+    built = conformance_session.modifier_batches(tid, path, modifier)
     if isinstance(built, str):
         pytest.skip(built)
     _, plain, batches = built
@@ -100,7 +93,7 @@ def test_modifier_across_map_batches(path, modifier, conformance_session):
     batch rules hold as on the small dataset."""
     import dataclasses
 
-    built = _batches(SCALE_TOKENIZER, path, modifier, conformance_session)
+    built = conformance_session.modifier_batches(SCALE_TOKENIZER, path, modifier)
     if isinstance(built, str):
         pytest.skip(built)
     cases, plain, small = built

@@ -185,9 +185,7 @@ class SFTTrainerPath(PathAdapter):
                     return NotApplicable(f"TRL raised {error_text(exc)[:300]}")
                 separator = tok.eos_token_id if mod.separates_with_eos else None
             batches.append(PackedBatch([c.id for c in group], split_at_position_restarts(batch), packed_rows(batch),
-                                       cuts=mod.cuts,
-                                       spans=mod.spans, separator=separator,
-                                       drops_tail=0))  # a dropped tail is data lost: judged, never exempted
+                                       cuts=mod.cuts, spans=mod.spans, separator=separator))
         return batches
 
     def _prepare(self, tok, rows, tmp, max_length):
@@ -220,8 +218,7 @@ class SFTTrainerPath(PathAdapter):
             if len(prepared) == len(rows):
                 return trainer, {int(r[CASE_COLUMN]): k for k, r in enumerate(rows)}
             if len(rows) == 2:  # one case and its neighbour: prepare the case alone to see which was removed
-                trainer, index = self._prepare(tok, rows[:1], tmp, max_length)
-                return trainer, index
+                return self._prepare(tok, rows[:1], tmp, max_length)
             if len(rows) == 1:
                 return trainer, {}
             raise RowsRemoved(f"this TRL removed {len(rows) - len(prepared)} of {len(rows)} rows and keeps "
@@ -355,9 +352,9 @@ class Modifier:
     ``strategies``: the names releases gave this packing strategy (the first one the installed TRL
     offers is used, see ``packing_strategies``). ``cuts``: examples are cut into ``max_length``
     pieces; ``spans``: a piece may run across examples, which then attend to each other (wrapped,
-    ``ConstantLengthDataset``; bfd_split keeps each example's pieces apart). ``separates_with_eos`` / ``drops_short_tail``: what
-    ``ConstantLengthDataset`` does (an EOS after every example; a last chunk shorter than
-    ``max_length`` is not yielded).
+    ``ConstantLengthDataset``; bfd_split keeps each example's pieces apart). ``separates_with_eos``: what
+    ``ConstantLengthDataset`` does (an EOS after every example; the last chunk shorter than
+    ``max_length`` that it does not yield is data lost, judged by MOD-001, not allowed).
     """
 
     options: dict
@@ -365,7 +362,6 @@ class Modifier:
     cuts: bool = False
     spans: bool = False
     separates_with_eos: bool = False
-    drops_short_tail: bool = False
     paths: tuple[str, ...] = ()
 
 
@@ -376,7 +372,7 @@ MODIFIERS: dict[str, Modifier] = {
     "packing_bfd_split": Modifier({"packing": True}, strategies=("bfd_split", "bfd-requeue"), cuts=True),
     "packing_wrapped": Modifier({"packing": True}, strategies=("wrapped",), cuts=True, spans=True),
     "packing_constant_length": Modifier({"packing": True}, strategies=("constant_length",), cuts=True, spans=True,
-                                        separates_with_eos=True, drops_short_tail=True),
+                                        separates_with_eos=True),
     "custom_text_field": Modifier({"dataset_text_field": "body"}, paths=("text",)),
 }
 CUT_LENGTH = 32  # max_length for the modifiers that cut: shorter than almost every golden case
