@@ -13,64 +13,20 @@ its side, which is what an introduced-then-fixed bug looks like.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parent.parent
-PINS = ROOT / "constraints" / "trl-pins.yaml"
-TORCH = "torch==2.13.0"
+from harness.release_envs import EnvError, build_env, env_name, pypi_releases
+
 OUTCOMES = {0: "pass", 1: "fail", 2: "not applicable", 3: "refused"}
-
-
-class BisectError(RuntimeError):
-    """Something the user must fix (no uv, no release list, no known bad release)."""
-
-
-def companion_pins(version: str, pins_file: Path = PINS) -> list[str]:
-    """Extra requirements installed with this TRL release (first matching range wins)."""
-    for entry in yaml.safe_load(pins_file.read_text(encoding="utf-8")):
-        if Version(version) in SpecifierSet(entry["trl"]):
-            return list(entry["with"])
-    return []
-
-
-def pypi_releases(package: str = "trl") -> list[str]:
-    """Final, not yanked releases on PyPI, oldest first."""
-    url = f"https://pypi.org/pypi/{package}/json"
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            data = json.load(resp)
-    except OSError as exc:
-        raise BisectError(f"cannot list {package} releases from {url}: {exc}") from None
-    out = []
-    for v, files in data["releases"].items():
-        try:
-            ver = Version(v)
-        except ValueError:
-            continue
-        if ver.is_prerelease or ver.is_devrelease or not files or all(f.get("yanked") for f in files):
-            continue
-        out.append(v)
-    return sorted(out, key=Version)
-
-
-def _uv() -> str:
-    for candidate in (Path(sys.executable).parent / "uv", shutil.which("uv")):
-        if candidate and Path(candidate).exists():
-            return str(candidate)
-    raise BisectError("uv is not installed (pip install uv); bisect builds its environments with it")
+BisectError = EnvError  # something the user must fix (no uv, no release list, no known bad release)
 
 
 @dataclass
@@ -106,23 +62,7 @@ class Bisector:
         self.cache: dict[str, Probe] = {}
 
     def env_python(self, version: str) -> tuple[Path, float]:
-        tag = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in "+".join(self.extra))
-        env = self.envs / (f"trl-{version}" + (f"-{tag}" if tag else ""))
-        python = env / "bin" / "python"
-        t0 = time.perf_counter()
-        if not python.exists():
-            uv = _uv()
-            run = {"check": True, "capture_output": True, "text": True}
-            subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(env)], **run)  # noqa: PLW1510 - check in run
-            reqs = [TORCH, f"trl=={version}", *companion_pins(version), *self.extra]
-            try:
-                subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *reqs], **run,  # noqa: PLW1510
-                               env={**os.environ, "UV_FIND_LINKS": os.environ.get("UV_FIND_LINKS")
-                                    or os.environ.get("PIP_FIND_LINKS", "")})
-            except subprocess.CalledProcessError as exc:
-                shutil.rmtree(env, ignore_errors=True)
-                raise BisectError(f"trl=={version}: uv could not install {reqs}: {exc.stderr.strip()[-400:]}") from None
-        return python, time.perf_counter() - t0
+        return build_env(self.envs / env_name(version, self.extra), version, self.extra)
 
     def probe(self, version: str) -> Probe:
         if version not in self.cache:

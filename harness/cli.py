@@ -239,6 +239,32 @@ def cmd_bisect(args) -> int:
     return 0
 
 
+def cmd_releases(args) -> int:
+    from harness import releases
+    from harness.release_envs import EnvError
+
+    try:
+        todo = releases.chunk(releases.targets(args.from_, args.to, with_transformers=args.transformers), args.chunk)
+    except (EnvError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.list:
+        for t in todo:
+            print(t.name)
+        return 0
+    reports = _writable(str(Path(args.reports) / ".probe"), "--reports").parent
+    outcomes = releases.run_all(todo, reports, Path(args.envs), jobs=args.jobs, force=args.force,
+                                run_args=("--modifiers",) if args.modifiers else (), keep_envs=not args.drop_envs)
+    releases.write_timings(outcomes, reports / "timings.json")
+    stats = releases.timings(outcomes)
+    failed = [o for o in outcomes if o.status == "not evaluated"]
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} release(s) reported in {reports}"
+          + (f"; per release run median {stats['run_median_s']} s, max {stats['run_max_s']} s" if stats else ""))
+    for o in failed:
+        print(f"NOT EVALUATED {o.target.name}: {o.reason}", file=sys.stderr)
+    print(f"merge: sft-conformance matrix '{reports}/*.json' --markdown {reports}/MATRIX.md")
+    return 0
+
+
 def cmd_html(args) -> int:
     from harness import html_report, matrix
 
@@ -309,6 +335,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help="extra requirement for every candidate env, e.g. 'transformers<5' to hold one library still")
     bi.add_argument("--json", help="also write the result (releases tried, timings) as JSON")
     bi.set_defaults(func=cmd_bisect)
+
+    rl = sub.add_parser("releases", help="run the suite on every final TRL release in a range (one uv env each)")
+    rl.add_argument("--from", dest="from_", metavar="VERSION", help="oldest release (default: every one on PyPI)")
+    rl.add_argument("--to", metavar="VERSION", help="newest release (default: the newest on PyPI)")
+    rl.add_argument("--jobs", type=int, default=1, help="releases run at once (default 1)")
+    rl.add_argument("--chunk", metavar="K/N", help="only every N-th release from the K-th (CI job matrix)")
+    rl.add_argument("--transformers", action="store_true",
+                    help="also every transformers minor each release declares compatible (one env each)")
+    rl.add_argument("--reports", default=str(Path("reports") / "releases"), help="report folder (default reports/releases)")
+    rl.add_argument("--envs", default=".release-envs", help="environment folder, reused (default .release-envs)")
+    rl.add_argument("--force", action="store_true", help="run releases that already have a report again")
+    rl.add_argument("--modifiers", action="store_true", help="also the batch rules (packing, padding-free)")
+    rl.add_argument("--drop-envs", action="store_true", help="delete each environment after its run")
+    rl.add_argument("--list", action="store_true", help="print the releases selected and stop")
+    rl.set_defaults(func=cmd_releases)
 
     hl = sub.add_parser("html", help="label report from JSON reports; several versions side by side")
     hl.add_argument("reports", nargs="+", help="report paths or globs")

@@ -36,13 +36,37 @@ class Expectation:
     modifier: str | tuple[str, ...] = ""  # "": plain batches only; a glob: batches laid out by that modifier
 
     def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "") -> bool:
-        if bool(modifier) != bool(self.modifier) or (modifier and not _glob_ok(modifier, self.modifier)):
-            return False
-        if not all(_glob_ok(v, pat) for v, pat in
-                   ((rule, self.rule), (tokenizer, self.tokenizer), (path, self.path), (case, self.case))):
+        return (self.applies(rule, versions, modifier)
+                and self.covers(tokenizer, path, case, modifier))
+
+    def applies(self, rule: str, versions: dict, modifier: str = "") -> bool:
+        """The rule, the library versions and whether the batch was laid out by a modifier."""
+        if bool(modifier) != bool(self.modifier) or not _glob_ok(rule, self.rule):
             return False
         return all(_version_ok(versions.get(lib), spec)
                    for lib, spec in (("trl", self.trl), ("transformers", self.transformers)) if spec)
+
+    def covers(self, tokenizer: str, path: str, case: str, modifier: str = "") -> bool:
+        """The tokenizer, path, case and modifier globs."""
+        if modifier and not _glob_ok(modifier, self.modifier):
+            return False
+        return all(_glob_ok(v, pat) for v, pat in ((tokenizer, self.tokenizer), (path, self.path), (case, self.case)))
+
+
+class Expectations(list):
+    """The loaded entries, in file order, with the entries that apply to one (rule, versions, modifier
+    or not) remembered: a run asks for every (tokenizer, path, case, rule) and a linear scan of
+    every entry's globs and version specifiers per verdict was a fifth of ``run``'s time."""
+
+    def __init__(self, entries=()):
+        super().__init__(entries)
+        self._applying: dict[tuple, list[Expectation]] = {}
+
+    def applying(self, rule: str, versions: dict, modifier: str = "") -> list[Expectation]:
+        key = (rule, versions.get("trl"), versions.get("transformers"), bool(modifier), len(self))
+        if key not in self._applying:
+            self._applying[key] = [e for e in self if e.applies(rule, versions, modifier)]
+        return self._applying[key]
 
 
 def _glob_ok(value: str, pattern: str | tuple[str, ...]) -> bool:
@@ -74,10 +98,10 @@ def reference_of(entry: dict) -> str:
     return f"reason: {entry['reason']}" if entry.get("reason") else ""
 
 
-def load(path: Path | None = None) -> list[Expectation]:
+def load(path: Path | None = None) -> Expectations:
     path = Path(path or DEFAULT_FILE)
     if not path.exists():
-        return []
+        return Expectations()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = data.get("expectations", []) if isinstance(data, dict) else None
     if not isinstance(entries, list):
@@ -110,9 +134,13 @@ def load(path: Path | None = None) -> list[Expectation]:
         modifier = _globs(where, "modifier", e["modifier"]) if "modifier" in e else ""
         out.append(Expectation(globs["rule"], globs["tokenizer"], globs["path"], globs["case"],
                                str(e.get("trl", "")), str(e.get("transformers", "")), ref, modifier))
-    return out
+    return Expectations(out)
 
 
 def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, case: str,
          versions: dict, modifier: str = "") -> Expectation | None:
+    """The first entry (file order) that covers this verdict, or None."""
+    if isinstance(expectations, Expectations):
+        candidates = expectations.applying(rule, versions, modifier)
+        return next((e for e in candidates if e.covers(tokenizer, path, case, modifier)), None)
     return next((e for e in expectations if e.matches(rule, tokenizer, path, case, versions, modifier)), None)

@@ -118,9 +118,12 @@ class Session:
         enc = self.encoding(tokenizer_id, path, case.id)
         if isinstance(enc, NotApplicable):
             return None
-        tok = self.tokenizer(tokenizer_id).tokenizer
-        special = set(tok.all_special_ids) | {i for i, t in getattr(tok, "added_tokens_decoder", {}).items()
-                                              if getattr(t, "special", False)}
+        lt = self.tokenizer(tokenizer_id)
+        if "special_ids" not in lt.memo:  # added_tokens_decoder is rebuilt by the backend on every access
+            tok = lt.tokenizer
+            lt.memo["special_ids"] = set(tok.all_special_ids) | {
+                i for i, t in getattr(tok, "added_tokens_decoder", {}).items() if getattr(t, "special", False)}
+        special = lt.memo["special_ids"]
         return {"tokenizer": tokenizer_id, "path": path, "case": case.id, "loss_scope": enc.loss_scope,
                 "input_ids": enc.input_ids, "labels": enc.labels, "attention_mask": enc.attention_mask,
                 "tokens": enc.tokens, "roles": self.token_roles(tokenizer_id, path, case),
@@ -131,13 +134,14 @@ class Session:
         from harness import expectations as exp
 
         versions = library_versions()
+        expectations = expectations if isinstance(expectations, exp.Expectations) else exp.Expectations(expectations)
         out = []
         for tid in tokenizer_ids:
             for path in paths:
                 for case in self.cases:
                     for r in rules:
                         v = self.judge(tid, path, case, r)
-                        e = exp.find(list(expectations), r.id, tid, path, case.id, versions)
+                        e = exp.find(expectations, r.id, tid, path, case.id, versions)
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None))
         return out
@@ -180,6 +184,7 @@ class Session:
         from harness.invariance import documents, packed_differences
 
         versions = library_versions()
+        expectations = expectations if isinstance(expectations, exp.Expectations) else exp.Expectations(expectations)
         out = []
         for tid in tokenizer_ids:
             for path in paths:
@@ -198,8 +203,8 @@ class Session:
                                          next((v for v in verdicts if v.status == "pass"), verdicts[0]))
                             rows.append((rule_id, "*", worst))
                     for rule_id, case_id, v in rows:
-                        e = exp.find(list(expectations), rule_id, tid, path, case_id, versions, modifier) or (
-                            exp.find(list(expectations), rule_id, tid, path, "*", versions, modifier))
+                        e = exp.find(expectations, rule_id, tid, path, case_id, versions, modifier) or (
+                            exp.find(expectations, rule_id, tid, path, "*", versions, modifier))
                         if e and v.status == "pass" and rule_id == "MOD-001" and diffs:
                             e = None  # expectations describe the combination: an XPASS only when no case fails
                         out.append(Record(tid, path, case_id, rule_id, v.status, v.message, v.positions,

@@ -1,0 +1,215 @@
+"""``sft-conformance releases``: the whole suite on every final TRL release in a range.
+
+Each release gets a throwaway uv environment (``harness/release_envs.py``: CPU torch, ``trl==X``,
+its companion pins, this repository editable) and one ``sft-conformance run`` in it, whose JSON
+report lands in ``reports/releases/trl-X.json``. The 17 tox lines stay the quick matrix; this is
+the release-granular one, merged by ``sft-conformance matrix 'reports/releases/*.json'``.
+
+- Resumable: a release whose report exists is not run again (``--force`` reruns); reports are
+  written to a temporary name and renamed, so a killed run leaves no half report.
+- A release that fails to install or import gets a report with no records and a
+  ``not_evaluated`` reason (uv's or Python's last line): a row of NOT EVALUATED, not a crash.
+- ``--chunk K/N`` takes every N-th release from the K-th, the split a CI job matrix uses; the N
+  chunks cover every release exactly once (``chunk``).
+- ``--transformers`` adds the transformers axis: every transformers minor release (its newest
+  patch) that the TRL release declares compatible, each its own environment and report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+
+from harness import report as report_mod
+from harness.release_envs import ROOT, EnvError, build_env, declared_requirement, env_name, pypi_releases
+
+DEFAULT_REPORTS = ROOT / "reports" / "releases"
+DEFAULT_ENVS = ROOT / ".release-envs"
+TRANSFORMERS_FLOOR = Version("4.46")  # the oldest transformers the harness itself is run with
+RUN_TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class Target:
+    """One column of the release matrix: a TRL release, optionally with a transformers release."""
+
+    trl: str
+    transformers: str | None = None
+
+    @property
+    def extra(self) -> tuple[str, ...]:
+        return (f"transformers=={self.transformers}",) if self.transformers else ()
+
+    @property
+    def name(self) -> str:
+        return f"trl-{self.trl}" + (f"+transformers-{self.transformers}" if self.transformers else "")
+
+
+@dataclass
+class Outcome:
+    target: Target
+    status: str  # "done", "kept" (report already there), "not evaluated"
+    env_s: float = 0.0
+    run_s: float = 0.0
+    reason: str = ""
+
+
+def in_range(versions: list[str], lo: str | None, hi: str | None) -> list[str]:
+    return [v for v in versions if (lo is None or Version(v) >= Version(lo)) and (hi is None or Version(v) <= Version(hi))]
+
+
+def chunk(items: list, spec: str | None) -> list:
+    """``K/N``: items K-1, K-1+N, K-1+2N, ... (strided, so each chunk mixes old and new releases)."""
+    if not spec:
+        return list(items)
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise ValueError(f"--chunk {spec}: expected K/N, e.g. 2/8") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"--chunk {spec}: K must be between 1 and N")
+    return list(items[k - 1::n])
+
+
+def transformers_minors(trl_version: str, available: list[str]) -> list[str]:
+    """The newest patch of every transformers minor the TRL release declares compatible (from the floor on)."""
+    spec = declared_requirement("trl", trl_version, "transformers")
+    newest: dict[tuple[int, int], Version] = {}
+    for v in available:
+        ver = Version(v)
+        if ver < TRANSFORMERS_FLOOR or not spec.contains(ver):
+            continue
+        key = ver.release[:2]
+        if key not in newest or ver > newest[key]:
+            newest[key] = ver
+    return [str(newest[k]) for k in sorted(newest)]
+
+
+def targets(lo: str | None, hi: str | None, releases: list[str] | None = None, with_transformers: bool = False,
+            transformers_releases: list[str] | None = None) -> list[Target]:
+    versions = in_range(releases if releases is not None else pypi_releases("trl"), lo, hi)
+    if not with_transformers:
+        return [Target(v) for v in versions]
+    available = transformers_releases if transformers_releases is not None else pypi_releases("transformers")
+    return [Target(v, t) for v in versions for t in transformers_minors(v, available)]
+
+
+def report_path(reports: Path, target: Target) -> Path:
+    return reports / f"{target.name}.json"
+
+
+def not_evaluated_report(target: Target, reason: str) -> dict:
+    """A report with no records that says why this release could not be run (a NOT EVALUATED row)."""
+    rep = report_mod.build([], {}, 0.0, {"release": target.name})
+    rep["run_info"]["libraries"] = {"trl": target.trl, "transformers": target.transformers}
+    rep["run_info"]["not_evaluated"] = reason
+    return rep
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, ...] = (),
+               keep_envs: bool = True) -> Outcome:
+    """Build the environment, run the suite in it, write the report (or the NOT EVALUATED one)."""
+    out = report_path(reports, target)
+    partial = out.with_suffix(".partial.json")
+    env = envs / env_name(target.trl, target.extra)
+    try:
+        python, env_s = build_env(env, target.trl, target.extra, harness=True)
+    except EnvError as exc:
+        report_mod.write(not_evaluated_report(target, str(exc)), out)
+        return Outcome(target, "not evaluated", reason=str(exc))
+    t0 = time.perf_counter()
+    cmd = [str(python), "-m", "harness.cli", "run", "--report", str(partial), *run_args]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                                   "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)})
+        code, reason = proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout)
+    except subprocess.TimeoutExpired:
+        code, reason = -1, f"run exceeded {RUN_TIMEOUT_S} s"
+    run_s = time.perf_counter() - t0
+    if code in (0, 1) and partial.exists():  # 1: unexpected findings, still a complete report
+        os.replace(partial, out)
+        status = "done"
+    else:
+        partial.unlink(missing_ok=True)
+        reason = f"sft-conformance run exited {code}: {reason}"
+        report_mod.write(not_evaluated_report(target, reason), out)
+        status = "not evaluated"
+    if not keep_envs:
+        import shutil
+
+        shutil.rmtree(env, ignore_errors=True)
+    return Outcome(target, status, env_s, run_s, "" if status == "done" else reason)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m}m{s:02d}s"
+
+
+def run_all(todo: list[Target], reports: Path, envs: Path, jobs: int = 1, force: bool = False,
+            run_args: tuple[str, ...] = (), keep_envs: bool = True, log=print) -> list[Outcome]:
+    """Run every target (``jobs`` at a time), printing one progress line per release."""
+    reports.mkdir(parents=True, exist_ok=True)
+    envs.mkdir(parents=True, exist_ok=True)
+    outcomes: list[Outcome] = []
+    pending = []
+    for t in todo:
+        if not force and report_path(reports, t).exists():
+            outcomes.append(Outcome(t, "kept"))
+        else:
+            pending.append(t)
+    total, t0, lock = len(todo), time.perf_counter(), threading.Lock()
+    log(f"{total} release(s): {len(outcomes)} already reported in {reports}, {len(pending)} to run, {jobs} at a time")
+    ran: list[Outcome] = []
+
+    def one(target: Target) -> Outcome:
+        o = run_target(target, reports, envs, run_args, keep_envs)
+        with lock:
+            ran.append(o)
+            outcomes.append(o)
+            elapsed = time.perf_counter() - t0
+            left = len(pending) - len(ran)
+            eta = elapsed / len(ran) * left
+            detail = f"env {o.env_s:5.1f} s, run {o.run_s:6.1f} s" if o.status == "done" else o.reason[:160]
+            log(f"[{len(outcomes):3d}/{total}] {target.name:40s} {o.status:13s} {detail}  "
+                f"(elapsed {_clock(elapsed)}, ~{_clock(eta)} left)")
+        return o
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, pending))
+    return sorted(outcomes, key=lambda o: (Version(o.target.trl), Version(o.target.transformers or "0")))
+
+
+def timings(outcomes: list[Outcome]) -> dict:
+    """Median and max environment and run seconds of the releases run here (for the closing numbers)."""
+    import statistics
+
+    done = [o for o in outcomes if o.status == "done"]
+    if not done:
+        return {}
+    runs, envs = [o.run_s for o in done], [o.env_s for o in done]
+    return {"releases": len(done), "run_median_s": round(statistics.median(runs), 1), "run_max_s": round(max(runs), 1),
+            "env_median_s": round(statistics.median(envs), 1), "env_max_s": round(max(envs), 1)}
+
+
+def write_timings(outcomes: list[Outcome], path: Path) -> None:
+    rows = [{"release": o.target.name, "status": o.status, "env_s": round(o.env_s, 1), "run_s": round(o.run_s, 1),
+             "reason": o.reason} for o in outcomes if o.status != "kept"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    merged = {**previous.get("runs", {}), **{r["release"]: r for r in rows}}
+    path.write_text(json.dumps({"runs": merged, "summary": timings(outcomes)}, indent=1) + "\n", encoding="utf-8")
