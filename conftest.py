@@ -22,3 +22,25 @@ def conformance_session():
     from harness.runner import Session
 
     return Session()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Repro-script tests run last; their subprocesses start now on the spare core (``tests/script_runs.py``)."""
+    scripted = [it for it in items if getattr(getattr(it, "module", None), "__name__", "").endswith("test_repro")
+                and "bug" in getattr(getattr(it, "callspec", None), "params", {})]
+    if not scripted:
+        return
+    moved = set(scripted)
+    items[:] = [it for it in items if it not in moved] + scripted
+    if config.getoption("collectonly"):
+        return
+    import script_runs
+
+    for item in scripted:
+        bug = item.callspec.params["bug"]
+        if item.originalname == "test_script_fails_on_affected_release_and_passes_on_fixed":
+            runs = item.module.background_runs(bug)[1:]  # the affected and fixed releases' interpreters
+        else:
+            runs = item.module.background_runs(bug)[:1]  # the installed TRL
+        for python, script in runs:
+            script_runs.submit(python, script)

@@ -195,8 +195,15 @@ def cmd_matrix(args) -> int:
     from harness import matrix
 
     data = matrix.run(args.reports, args.markdown, args.html)
-    print(f"{len(data['rows'])} TRL line(s), {len(data['findings'])} finding group(s) -> {args.markdown}, {args.html}")
-    return 0
+    print(f"{len(data['rows'])} TRL release(s), {len(data['findings'])} finding group(s) -> {args.markdown}, {args.html}")
+    if not args.check:
+        return 0
+    unexpected = matrix.unexpected_cells(data)
+    for row, (path, family), counts in unexpected:
+        print(f"UNEXPECTED {row} {path} {family}: {counts}", file=sys.stderr)
+    for row, reason in data["not_evaluated"].items():
+        print(f"NOT EVALUATED {row}: {reason}", file=sys.stderr)
+    return 1 if unexpected or data["not_evaluated"] else 0
 
 
 def cmd_repro(args) -> int:
@@ -315,8 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     mx = sub.add_parser("matrix", help="merge JSON reports of several TRL lines into one table")
     mx.add_argument("reports", nargs="+", help="report paths or globs (e.g. 'reports/trl-*.json')")
-    mx.add_argument("--markdown", default="conformance/MATRIX.md")
+    mx.add_argument("--markdown", default="reports/matrix.md",
+                    help="markdown table (default reports/matrix.md; the committed table is written only when "
+                         "asked: --markdown conformance/MATRIX.md)")
     mx.add_argument("--html", default="reports/matrix.html")
+    mx.add_argument("--check", action="store_true",
+                    help="exit 1 on any unexpected cell (a FAIL no expectation covers, an XPASS) or NOT EVALUATED release")
     mx.set_defaults(func=cmd_matrix)
 
     rp = sub.add_parser("repro", help="write a standalone script that reproduces one finding")

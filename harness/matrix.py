@@ -45,12 +45,17 @@ def build(reports: list[dict], expectations_file: str | None = None) -> dict:
 
     known = exp.load(expectations_file)
 
-    rows, cells, columns = [], {}, set()
+    rows, cells, columns, not_evaluated = [], {}, set(), {}
     timeline: dict[tuple, dict[str, str]] = defaultdict(dict)
+    axis: dict[str, dict[tuple, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))  # trl -> key -> tf -> status
+    series = [r for r in reports if r["run_info"].get("axis") != "transformers"]
+    in_series = {id(r) for r in series}
     for rep in reports:
         libs = rep["run_info"]["libraries"]
         row = f"trl {libs.get('trl')} (transformers {libs.get('transformers')})"
         rows.append(row)
+        if rep["run_info"].get("not_evaluated"):
+            not_evaluated[row] = rep["run_info"]["not_evaluated"]
         counts: dict[tuple, Counter] = defaultdict(Counter)
         for rec in rep["records"]:
             where = rec["path"] + (f"+{rec['modifier']}" if rec.get("modifier") else "")  # a column per modifier
@@ -63,21 +68,51 @@ def build(reports: list[dict], expectations_file: str | None = None) -> dict:
                 status = ({"fail": "xfail", "pass": "xpass"}[status]) if hit else status
             counts[col][status] += 1
             if rec["status"] in ("pass", "fail"):
-                timeline[(rec["rule"], where, rec["tokenizer"], rec["case"])][libs.get("trl")] = rec["status"]
+                key = (rec["rule"], where, rec["tokenizer"], rec["case"])
+                axis[libs.get("trl")][key][libs.get("transformers")] = rec["status"]
+                if id(rep) in in_series:
+                    timeline[key][libs.get("trl")] = rec["status"]
         for col, c in counts.items():
             cells[(row, col)] = c
-    order = [r["run_info"]["libraries"].get("trl") for r in reports]
+    order = [r["run_info"]["libraries"].get("trl") for r in series if not r["run_info"].get("not_evaluated")]
     groups: dict[tuple, list] = defaultdict(list)
     for (rule, path, tok, case), per in timeline.items():
         if "fail" not in per.values():
             continue
         for first_bad, first_good in bad_intervals([(v, per[v]) for v in order if v in per]):
             groups[(rule, path, first_bad, first_good)].append(f"{tok}/{case}")
+    by_transformers = transformers_findings(axis)
     # columns that are not applicable on every line say nothing (MULTI on single-turn collators)
     live = [c for c in sorted(columns) if any(_cell_text(cells.get((row, c))) not in ("", "n.a.") for row in rows)]
     findings = [{"rule": r, "path": p, "first_bad": b, "first_good": g, "count": len(items),
                  "examples": sorted(items)[:4]} for (r, p, b, g), items in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], Version(kv[0][2])))]
-    return {"rows": rows, "columns": live, "cells": cells, "findings": findings}
+    return {"rows": rows, "columns": live, "cells": cells, "findings": findings, "not_evaluated": not_evaluated,
+            "transformers_findings": by_transformers}
+
+
+def unexpected_cells(data: dict) -> list[tuple[str, tuple[str, str], str]]:
+    """(row, column, counts) of every cell with a FAIL that no expectation covers or an XPASS."""
+    return [(row, col, _cell_text(c)) for (row, col), c in sorted(data["cells"].items())
+            if c.get("fail") or c.get("xpass")]
+
+
+def transformers_findings(axis: dict[str, dict[tuple, dict[str, str]]]) -> list[dict]:
+    """Findings that depend on transformers: for one TRL release run with several transformers releases,
+    a (rule, path, tokenizer, case) that fails with some and passes with others, as first bad / first good
+    transformers release, grouped like the TRL findings."""
+    from packaging.version import Version
+
+    groups: dict[tuple, list] = defaultdict(list)
+    for trl, keys in axis.items():
+        for (rule, path, tok, case), per in keys.items():
+            if len(per) < 2 or len(set(per.values())) < 2:
+                continue
+            timeline = sorted(per.items(), key=lambda kv: Version(kv[0] or "0"))
+            for first_bad, first_good in bad_intervals(timeline):
+                groups[(rule, path, trl, first_bad, first_good)].append(f"{tok}/{case}")
+    return [{"rule": r, "path": p, "trl": t, "first_bad": b, "first_good": g, "count": len(items),
+             "examples": sorted(items)[:4]}
+            for (r, p, t, b, g), items in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], Version(kv[0][2])))]
 
 
 def bad_intervals(timeline: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
@@ -109,12 +144,23 @@ def markdown(data: dict) -> str:
              "| TRL | " + " | ".join(f"{p} {f}" for p, f in cols) + " |",
              "|---|" + "---|" * len(cols)]
     for row in data["rows"]:
+        if row in data.get("not_evaluated", {}):
+            reason = data["not_evaluated"][row].replace("|", "/")
+            lines.append(f"| {row} | NOT EVALUATED: {reason} |" + " |" * max(0, len(cols) - 1))
+            continue
         lines.append(f"| {row} | " + " | ".join(_cell_text(data["cells"].get((row, c))) for c in cols) + " |")
-    lines += ["", "## Findings (first bad / first good release among the lines run)", "",
+    lines += ["", "## Findings (first bad / first good release among the releases run)", "",
               "| rule | path | first bad | first good | cases | examples |", "|---|---|---|---|---|---|"]
     for f in data["findings"]:
         lines.append(f"| {f['rule']} | {f['path']} | {f['first_bad']} | {f['first_good'] or 'not fixed'} | "
                      f"{f['count']} | {', '.join(f['examples'])} |")
+    if data.get("transformers_findings"):
+        lines += ["", "## Findings that depend on transformers (one TRL release, several transformers releases)", "",
+                  "| rule | path | trl | transformers first bad | transformers first good | cases | examples |",
+                  "|---|---|---|---|---|---|---|"]
+        for f in data["transformers_findings"]:
+            lines.append(f"| {f['rule']} | {f['path']} | {f['trl']} | {f['first_bad']} | {f['first_good'] or 'not fixed'} "
+                         f"| {f['count']} | {', '.join(f['examples'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +171,10 @@ def html_page(data: dict) -> str:
     head = "".join(f"<th>{esc(p)}<br>{esc(f)}</th>" for p, f in cols)
     body = []
     for row in data["rows"]:
+        if row in data.get("not_evaluated", {}):
+            body.append(f'<tr><th>{esc(row)}</th><td class="fail" colspan="{max(1, len(cols))}">NOT EVALUATED: '
+                        f'{esc(data["not_evaluated"][row])}</td></tr>')
+            continue
         tds = []
         for c in cols:
             cell = data["cells"].get((row, c))

@@ -119,6 +119,18 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def run_suite(python: Path, report: Path, run_args: tuple[str, ...] = ()) -> tuple[int, str]:
+    """``sft-conformance run`` with the environment's interpreter: (exit code, its last output line)."""
+    cmd = [str(python), "-m", "harness.cli", "run", "--report", str(report), *run_args]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                                   "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)})
+    except subprocess.TimeoutExpired:
+        return -1, f"run exceeded {RUN_TIMEOUT_S} s"
+    return proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout)
+
+
 def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, ...] = (),
                keep_envs: bool = True) -> Outcome:
     """Build the environment, run the suite in it, write the report (or the NOT EVALUATED one)."""
@@ -131,16 +143,13 @@ def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, .
         report_mod.write(not_evaluated_report(target, str(exc)), out)
         return Outcome(target, "not evaluated", reason=str(exc))
     t0 = time.perf_counter()
-    cmd = [str(python), "-m", "harness.cli", "run", "--report", str(partial), *run_args]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                                   "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)})
-        code, reason = proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout)
-    except subprocess.TimeoutExpired:
-        code, reason = -1, f"run exceeded {RUN_TIMEOUT_S} s"
+    code, reason = run_suite(python, partial, run_args)
     run_s = time.perf_counter() - t0
     if code in (0, 1) and partial.exists():  # 1: unexpected findings, still a complete report
+        if target.transformers:  # a point on the transformers axis, not the TRL release series
+            rep = report_mod.load(partial)
+            rep["run_info"]["axis"] = "transformers"
+            report_mod.write(rep, partial)
         os.replace(partial, out)
         status = "done"
     else:

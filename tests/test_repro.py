@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import script_runs
 
 from conformance.rules import RULES
 from harness import bug_catalog, repro
 from harness.cases import load_cases
-from harness.runner import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 BUGS = bug_catalog.load()
@@ -49,22 +48,29 @@ def test_bad_finding_is_a_clear_error(tmp_path):
         repro.generate(repro.Finding.parse("EOS-999:synthetic-chatml:text:pc_plain"), tmp_path)
 
 
-def _run(python: str | Path, script: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": ""}
-    return subprocess.run([str(python), str(script)], check=False, capture_output=True, text=True, env=env,
-                          timeout=600, cwd=script.parent)
+def background_runs(bug) -> list[tuple[Path, Path]]:
+    """(python, script) runs the tests of ``bug`` will need, for ``script_runs.submit`` at collection."""
+    script = script_runs.script_for(bug.finding, bug.reference)
+    runs = [(Path(sys.executable), script)]
+    affected = next((p for line in bug.affected if (p := _python_for(line))), None)
+    if affected:
+        runs.append((affected, script))
+    fixed = next((p for line in bug.fixed if (p := _python_for(line))), None) if bug.fixed else None
+    if fixed and fixed != Path(sys.executable):
+        runs.append((fixed, script))
+    return runs
 
 
 @pytest.mark.parametrize("bug", BUGS, ids=[b.id for b in BUGS])
-def test_script_agrees_with_the_suite_on_installed_trl(bug, tmp_path):
+def test_script_agrees_with_the_suite_on_installed_trl(bug, conformance_session):
     """The script's exit code is the suite's verdict for the finding on this TRL."""
     f = repro.Finding.parse(bug.finding)
-    session = Session(load_cases())
+    session = conformance_session
     case = next(c for c in session.cases if c.id == f.case)
     verdict = session.judge(f.tokenizer, f.path, case, RULES[f.rule]).status
     enc = session.encoding(f.tokenizer, f.path, f.case)
-    script = repro.generate(f, tmp_path, reference=bug.reference)
-    res = _run(sys.executable, script)
+    script = script_runs.script_for(bug.finding, bug.reference)
+    res = script_runs.result(sys.executable, script)
     refused = getattr(enc, "refused", None)
     want = 3 if refused else EXIT.get(verdict, 2)
     assert res.returncode == want, f"suite says {verdict}, script exited {res.returncode}:\n{res.stdout[-3000:]}"
@@ -93,21 +99,21 @@ def _need(what: str):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bug", BUGS, ids=[b.id for b in BUGS])
-def test_script_fails_on_affected_release_and_passes_on_fixed(bug, tmp_path):
+def test_script_fails_on_affected_release_and_passes_on_fixed(bug):
     f = repro.Finding.parse(bug.finding)
-    script = repro.generate(f, tmp_path, reference=bug.reference)
+    script = script_runs.script_for(bug.finding, bug.reference)
     affected = next((p for line in bug.affected if (p := _python_for(line))), None)
     if affected is None:
         _need(f"no environment for an affected line of {bug.id} ({', '.join(bug.affected)})")
-    bad = _run(affected, script)
+    bad = script_runs.result(affected, script)
     assert bad.returncode == 1, f"{bug.id}: expected the assertion to fail on {affected}:\n{bad.stdout[-3000:]}"
     assert "AssertionError" in bad.stderr and f.rule in bad.stderr
     if bug.fixed:
         fixed = next((p for line in bug.fixed if (p := _python_for(line))), None)
         if fixed is None:
             _need(f"no environment for a fixed line of {bug.id} ({', '.join(bug.fixed)})")
-        good = _run(fixed, script)
+        good = script_runs.result(fixed, script)
         assert good.returncode == 0, f"{bug.id}: expected a pass on {fixed}:\n{good.stdout[-3000:]}{good.stderr[-2000:]}"
     else:  # the path was removed before a fix: the newest TRL says so instead of passing
-        gone = _run(sys.executable, script)
+        gone = script_runs.result(sys.executable, script)
         assert gone.returncode == 2 and "NOT APPLICABLE" in gone.stdout, gone.stdout[-2000:]

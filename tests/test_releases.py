@@ -1,0 +1,206 @@
+"""The release-granular matrix: selection and chunking, resumable runs, NOT EVALUATED releases, merging
+partial reports, the transformers axis, and the companion pins the tox lines share."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import matrix, release_envs, releases
+from harness.releases import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASES = [f"0.{m}.{p}" for m in range(8, 30) for p in range(3)] + ["1.0.0", "1.14.0", "1.16.0"]
+
+
+@pytest.mark.parametrize("n", range(1, 11))
+def test_chunks_cover_every_release_exactly_once(n):
+    parts = [releases.chunk(RELEASES, f"{k}/{n}") for k in range(1, n + 1)]
+    merged = [v for part in parts for v in part]
+    assert sorted(merged) == sorted(RELEASES) and len(merged) == len(set(merged))
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1  # balanced
+
+
+@pytest.mark.parametrize("spec", ["0/3", "4/3", "x/3", "2"])
+def test_bad_chunk_is_a_clear_error(spec):
+    with pytest.raises(ValueError, match="--chunk"):
+        releases.chunk(RELEASES, spec)
+
+
+def test_range_selection():
+    assert releases.in_range(RELEASES, "0.28.0", "1.14.0") == ["0.28.0", "0.28.1", "0.28.2", "0.29.0", "0.29.1",
+                                                               "0.29.2", "1.0.0", "1.14.0"]
+    assert [t.name for t in releases.targets("1.0.0", None, releases=RELEASES)] == [
+        "trl-1.0.0", "trl-1.14.0", "trl-1.16.0"]
+
+
+def _report(trl, status, transformers="5.0.0"):
+    return {"schema_version": 1, "run_info": {"libraries": {"trl": trl, "transformers": transformers}},
+            "records": [{"rule": "EOS-001", "tokenizer": "t", "path": "text", "case": "c", "status": status}]}
+
+
+def _statuses():
+    """A finding introduced in 0.10.1 and fixed in 0.12.0, a second that comes back in 0.20.0."""
+    out = {}
+    for v in RELEASES:
+        from packaging.version import Version
+
+        ver = Version(v)
+        out[v] = "fail" if Version("0.10.1") <= ver < Version("0.12.0") or ver >= Version("0.20.0") else "pass"
+    return out
+
+
+def test_merging_partial_reports_equals_merging_the_full_run(tmp_path):
+    empty = tmp_path / "exp.yaml"
+    empty.write_text("expectations: []\n")
+    full = tmp_path / "full"
+    full.mkdir()
+    for v, st in _statuses().items():
+        (full / f"trl-{v}.json").write_text(json.dumps(_report(v, st)))
+    for k in range(1, 5):
+        part = tmp_path / f"chunk{k}"
+        part.mkdir()
+        for v in releases.chunk(RELEASES, f"{k}/4"):
+            (part / f"trl-{v}.json").write_text((full / f"trl-{v}.json").read_text())
+    whole = matrix.build(matrix.load_reports([str(full / "*.json")]), str(empty))
+    joined = matrix.build(matrix.load_reports([str(tmp_path / "chunk*" / "*.json")]), str(empty))
+    assert matrix.markdown(whole) == matrix.markdown(joined)
+    intervals = [(f["first_bad"], f["first_good"]) for f in whole["findings"]]
+    assert intervals == [("0.10.1", "0.12.0"), ("0.20.0", None)]  # release-exact, and it came back
+
+
+def _fake_run(monkeypatch, fail_install=(), crash=()):
+    """Environments and suite runs replaced by stand-ins that write a report (or fail) instantly."""
+    calls = []
+
+    def build_env(env, version, extra=(), harness=False):
+        if version in fail_install:
+            raise release_envs.EnvError(f"trl=={version}: uv could not install trl=={version}: no matching wheel")
+        return Path(sys.executable), 0.1
+
+    def run_suite(python, report, run_args=()):
+        version = next(t.trl for t in TARGETS if f"{t.name}." in report.name)
+        calls.append(version)
+        if version in crash:
+            return 1, "ImportError: cannot import name 'X'"
+        report.write_text(json.dumps(_report(version, "pass")))
+        return 0, ""
+
+    monkeypatch.setattr(releases, "build_env", build_env)
+    monkeypatch.setattr(releases, "run_suite", run_suite)
+    return calls
+
+
+TARGETS = [Target(v) for v in ("0.8.0", "0.8.1", "0.9.0", "0.10.0")]
+
+
+def test_a_release_that_does_not_install_or_import_is_not_evaluated(tmp_path, monkeypatch):
+    _fake_run(monkeypatch, fail_install=("0.8.1",), crash=("0.9.0",))
+    lines = []
+    out = releases.run_all(TARGETS, tmp_path / "r", tmp_path / "e", log=lines.append)
+    status = {o.target.trl: o.status for o in out}
+    assert status == {"0.8.0": "done", "0.8.1": "not evaluated", "0.9.0": "not evaluated", "0.10.0": "done"}
+    assert not list((tmp_path / "r").glob("*.partial.json"))
+    data = matrix.build(matrix.load_reports([str(tmp_path / "r" / "*.json")]))
+    assert set(data["not_evaluated"]) == {"trl 0.8.1 (transformers None)", "trl 0.9.0 (transformers None)"}
+    assert "no matching wheel" in data["not_evaluated"]["trl 0.8.1 (transformers None)"]
+    assert "ImportError" in data["not_evaluated"]["trl 0.9.0 (transformers None)"]
+    md = matrix.markdown(data)
+    assert "NOT EVALUATED: trl==0.8.1: uv could not install" in md
+    assert matrix.unexpected_cells(data) == []
+    progress = [ln for ln in lines if ln.startswith("[")]
+    assert len(progress) == 4 and "left)" in progress[-1] and "/4]" in progress[-1]
+
+
+def test_a_killed_run_resumes_from_the_reports_already_written(tmp_path, monkeypatch):
+    calls = _fake_run(monkeypatch)
+    reports = tmp_path / "r"
+    releases.run_all(TARGETS[:2], reports, tmp_path / "e", log=lambda _: None)
+    (reports / "trl-0.9.0.partial.json").write_text("{half a rep")  # what a kill mid-run leaves
+    calls.clear()
+    out = releases.run_all(TARGETS, reports, tmp_path / "e", log=lambda _: None)
+    assert calls == ["0.9.0", "0.10.0"]
+    assert [o.status for o in out] == ["kept", "kept", "done", "done"]
+    json.loads((reports / "trl-0.9.0.json").read_text())
+    calls.clear()
+    releases.run_all(TARGETS, reports, tmp_path / "e", force=True, log=lambda _: None)
+    assert sorted(calls) == sorted(t.trl for t in TARGETS)
+
+
+def test_transformers_axis_takes_the_newest_patch_of_every_declared_minor(monkeypatch):
+    from packaging.specifiers import SpecifierSet
+
+    monkeypatch.setattr(releases, "declared_requirement", lambda *a: SpecifierSet(">=4.46.0"))
+    available = ["4.45.2", "4.46.0", "4.46.3", "4.47.1", "4.57.0", "4.57.6", "5.0.0rc1", "5.0.0", "5.2.1", "5.2.0"]
+    available = [v for v in available if "rc" not in v]
+    assert releases.transformers_minors("1.16.0", available) == ["4.46.3", "4.47.1", "4.57.6", "5.0.0", "5.2.1"]
+    monkeypatch.setattr(releases, "declared_requirement", lambda *a: SpecifierSet(">=4.46,<5"))
+    targets = releases.targets("1.0.0", "1.0.0", releases=RELEASES, with_transformers=True,
+                               transformers_releases=available)
+    assert [t.name for t in targets] == ["trl-1.0.0+transformers-4.46.3", "trl-1.0.0+transformers-4.47.1",
+                                         "trl-1.0.0+transformers-4.57.6"]
+
+
+def test_findings_that_depend_on_transformers_name_both_ranges(tmp_path):
+    for tf, st in (("4.46.3", "pass"), ("4.57.6", "fail"), ("5.0.0", "fail"), ("5.2.1", "pass")):
+        rep = _report("1.0.0", st, tf)
+        rep["run_info"]["axis"] = "transformers"
+        (tmp_path / f"trl-1.0.0+transformers-{tf}.json").write_text(json.dumps(rep))
+    (tmp_path / "trl-0.29.0.json").write_text(json.dumps(_report("0.29.0", "pass")))
+    empty = tmp_path / "exp.yaml"
+    empty.write_text("expectations: []\n")
+    data = matrix.build(matrix.load_reports([str(tmp_path / "*.json")]), str(empty))
+    assert data["findings"] == []  # the TRL series (one report per release) has no failure
+    (f,) = data["transformers_findings"]
+    assert (f["trl"], f["first_bad"], f["first_good"]) == ("1.0.0", "4.57.6", "5.2.1")
+    assert "depend on transformers" in matrix.markdown(data)
+
+
+def test_matrix_check_fails_on_an_unexpected_cell(tmp_path):
+    (tmp_path / "trl-0.8.0.json").write_text(json.dumps(_report("0.8.0", "fail")))
+    args = ["matrix", str(tmp_path / "*.json"), "--markdown", str(tmp_path / "m.md"), "--html", str(tmp_path / "m.html")]
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", *args, "--check"], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 1 and "UNEXPECTED trl 0.8.0" in proc.stderr
+    ok = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_matrix_does_not_overwrite_the_committed_table_unless_asked():
+    from harness.cli import build_parser
+
+    args = build_parser().parse_args(["matrix", "reports/trl-*.json"])
+    assert args.markdown != "conformance/MATRIX.md"
+
+
+def _tox_lines() -> dict[str, list[str]]:
+    """tox env -> its deps lines (factor-conditional), braces expanded."""
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(ROOT / "tox.ini")
+    out: dict[str, list[str]] = {}
+    for line in cfg["testenv"]["deps"].splitlines():
+        m = re.match(r"\s*trl-(\{[^}]*\}|[\d.]+):\s*(.+)$", line)
+        if not m:
+            continue
+        for factor in m.group(1).strip("{}").split(","):
+            out.setdefault(factor, []).append(m.group(2).strip())
+    return out
+
+
+def test_every_tox_line_installs_what_the_companion_pins_say():
+    """The quick matrix (tox) and the release matrix / bisect (uv envs) install a line's release alike."""
+    lines = _tox_lines()
+    assert len(lines) >= 16
+    for factor, reqs in lines.items():
+        pin = next(r for r in reqs if r.startswith("trl=="))
+        version = pin.split("==")[1]
+        extra = [r for r in reqs if r != pin]
+        pins = release_envs.companion_pins(version)
+        missing = [r for r in extra if r not in pins and r != "rich"]  # rich: a console extra, no behaviour
+        assert not missing, f"tox trl-{factor} installs {missing} that constraints/trl-pins.yaml lacks for {version}"
