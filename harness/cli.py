@@ -185,9 +185,15 @@ def cmd_list(args) -> int:
 def cmd_expectations_update(args) -> int:
     from harness import expectations_update
 
-    stats = expectations_update.run(args.reports, args.file)
+    stats, diff = expectations_update.run(args.reports, args.file, write=args.write)
+    if diff:
+        print(diff, end="" if diff.endswith("\n") else "\n")
     for what, n in sorted(stats.items()):
         print(f"{n:5d}  {what}")
+    if diff and not args.write:
+        print("not written (dry run): add --write to apply this diff")
+    elif not diff:
+        print("no change")
     return 0
 
 
@@ -318,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = ex_sub.add_parser("update", help="rewrite the file from JSON reports, keeping references")
     up.add_argument("reports", nargs="+", help="JSON reports written by `sft-conformance run`")
     up.add_argument("--file", help="expectations file (default conformance/expectations/trl.yaml)")
+    up.add_argument("--write", action="store_true", help="rewrite the file (default: print the diff only)")
     up.set_defaults(func=cmd_expectations_update)
 
     mx = sub.add_parser("matrix", help="merge JSON reports of several TRL lines into one table")

@@ -7,8 +7,12 @@ the reports observed:
 - an entry that matches failures is kept with its reference; if its globs also cover passing
   verdicts it is split into exact (tokenizer list, case list) entries, each with the same
   reference fields;
-- an entry that matches no failure in a report whose library versions it applies to is
-  dropped (the bug is fixed there; the strict XPASS already told you);
+- an entry is dropped only when a key it covers PASSes on a release inside its range and none
+  fails there (the bug is fixed; the strict XPASS already told you); an entry whose keys were
+  only NOT_APPLICABLE or UNDECIDABLE in the reports (a path this TRL lacks, a tokenizer not run)
+  is kept as written, as are entries for batch modifiers (``modifier:``), which this command
+  does not rewrite;
+- nothing is written unless asked (``--write``): the command prints the diff it would apply;
 - failures no entry covers become new entries marked ``reason: "untriaged: ..."``, grouped by
   rule and path, for a human to replace with an issue/PR number or a written reason.
 """
@@ -45,6 +49,8 @@ def _verdicts(reports: list[dict]):
     for rep in reports:
         versions = rep["run_info"]["libraries"]
         for r in rep["records"]:
+            if r.get("modifier") or r["status"] not in ("pass", "fail"):
+                continue  # batch records and verdicts that judged nothing say nothing about an entry
             out[(r["rule"], r["tokenizer"], r["path"], r["case"])].append((r["status"], versions))
     return out
 
@@ -136,6 +142,10 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
     covered: set[tuple] = set()
     out, stats = [], defaultdict(int)
     for entry in entries:
+        if "modifier" in entry:
+            out.append(entry)
+            stats["kept (batch modifier, not rewritten)"] += 1
+            continue
         e = _key_fields(entry)
         matched = {k: [(s, v) for s, v in vs if e.matches(*k, v)] for k, vs in verdicts.items()}
         matched = {k: vs for k, vs in matched.items() if vs}
@@ -168,14 +178,28 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
     return out, dict(stats)
 
 
-def run(report_paths: list[str], file: Path | None = None) -> dict:
+def run(report_paths: list[str], file: Path | None = None, write: bool = False) -> tuple[dict, str]:
+    """(what changed, unified diff of the file); the file is rewritten only with ``write``."""
+    import difflib
+    import os
+    import tempfile
+
     file = Path(file or exp.DEFAULT_FILE)
     exp.load(file)  # validate what is there before rewriting it
-    raw = yaml.safe_load(file.read_text(encoding="utf-8")) if file.exists() else None
+    old = file.read_text(encoding="utf-8") if file.exists() else ""
+    raw = yaml.safe_load(old) if old else None
     entries = (raw or {}).get("expectations", []) or []
     reports = [report_mod.load(Path(p)) for p in report_paths]
     new_entries, stats = update(entries, reports)
+    if new_entries == entries:  # nothing changed: the file stays byte for byte as written
+        return stats, ""
     text = HEADER + yaml.safe_dump({"expectations": new_entries}, sort_keys=False, allow_unicode=True, width=110)
-    file.write_text(text, encoding="utf-8")
-    exp.load(file)
-    return stats
+    diff = "".join(difflib.unified_diff(old.splitlines(keepends=True), text.splitlines(keepends=True),
+                                        f"{file} (now)", f"{file} (updated)"))
+    if write and text != old:
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        exp.load(Path(tmp))  # the new file must load before it replaces the old one
+        os.replace(tmp, file)
+    return stats, diff

@@ -82,10 +82,35 @@ def test_update_command_rewrites_a_valid_file(tmp_path, capsys):
     rep = tmp_path / "r.json"
     rep.write_text(json.dumps(_report([("BOS-001", "a", "text", "chat_x", "fail"),
                                        ("BOS-001", "a", "text", "pc_x", "pass")])))
+    before = f.read_text()
     assert main(["expectations", "update", str(rep), "--file", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert f.read_text() == before, "without --write the file is not touched"
+    assert "narrowed" in out and "+  case: chat_*" in out and "add --write" in out
+    assert main(["expectations", "update", str(rep), "--file", str(f), "--write"]) == 0
     (e,) = exp.load(f)
     assert e.case == "chat_*" and e.reference == "issue 7"
-    assert "narrowed" in capsys.readouterr().out
+    assert main(["expectations", "update", str(rep), "--file", str(f)]) == 0
+    assert "no change" in capsys.readouterr().out
+
+
+def test_update_drops_an_entry_only_when_it_passes_inside_its_range():
+    entries = [
+        {"rule": "EOS-001", "path": "completion_only_collator", "issue": 1},  # path absent: all NOT_APPLICABLE
+        {"rule": "EOS-002", "path": "text", "trl": "<0.20", "issue": 2},       # passes, but outside its range
+        {"rule": "BOS-001", "path": "text", "tokenizer": "zz", "issue": 3},    # undecidable only
+        {"rule": "MOD-002", "path": "text", "modifier": "packing_wrapped", "case": "*", "pr": 4},
+        {"rule": "GEN-001", "path": "text", "issue": 5},                       # passes inside: fixed
+    ]
+    rep = _report([("EOS-001", "a", "completion_only_collator", "c", "not_applicable"),
+                   ("EOS-002", "a", "text", "c", "pass"), ("BOS-001", "zz", "text", "c", "undecidable"),
+                   ("GEN-001", "a", "text", "c", "pass")])
+    rep["records"].append({"rule": "MOD-002", "tokenizer": "a", "path": "text", "case": "*", "status": "pass",
+                           "modifier": "packing_wrapped"})
+    rep["run_info"] = {"libraries": {"trl": "1.16.0", "transformers": "5.23.0"}}
+    out, stats = expectations_update.update(entries, [rep])
+    assert [e.get("issue", e.get("pr")) for e in out] == [1, 2, 3, 4]
+    assert stats["dropped (no longer failing)"] == 1
 
 
 def test_update_with_a_missing_report_is_a_clear_error(tmp_path, capsys):
