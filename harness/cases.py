@@ -46,6 +46,9 @@ class Case:
     max_length: int | None = None
     response_template: str | None = None
     regression: dict = field(default_factory=dict)
+    # the completion the oracle reads instead of ``completion`` (``check``: a user's text row that already
+    # begins with the BOS the tokenizer adds is judged against that text with one BOS)
+    reference_completion: str | None = None
 
     @property
     def shape(self) -> str:

@@ -252,6 +252,35 @@ def cmd_bisect(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from harness import check, report
+    from harness.tokenizer_registry import TokenizerUnavailable
+
+    if args.report:
+        _writable(args.report, "--report")
+    if args.html:
+        _writable(args.html, "--html")
+    try:
+        settings = check.load_settings(args.config, args.set or [])
+        rep = check.run_check(args.data, args.tokenizer, settings, split=args.split,
+                              sample=None if args.all else args.sample, seed=args.seed,
+                              log=lambda line: print(line, file=sys.stderr, flush=True))
+    except check.CheckError as exc:
+        raise UsageError(str(exc)) from None
+    except TokenizerUnavailable as exc:
+        raise UsageError(f"--tokenizer {args.tokenizer}: {exc}") from None
+    code = check.print_result(rep, colour=(sys.stdout.isatty() and not args.plain) or args.colour, k=args.worst)
+    session = rep.pop("_session")
+    if args.report:
+        print(f"report: {report.write(rep, Path(args.report))}")
+    if args.html:
+        from harness import html_report
+
+        print(f"label report: {html_report.write([rep], Path(args.html))}")
+    del session
+    return code
+
+
 def cmd_releases(args) -> int:
     from harness import releases
     from harness.release_envs import EnvError
@@ -266,6 +295,7 @@ def cmd_releases(args) -> int:
         return 0
     reports = _writable(str(Path(args.reports) / ".probe"), "--reports").parent
     outcomes = releases.run_all(todo, reports, Path(args.envs), jobs=args.jobs, force=args.force,
+                                log=lambda line: print(line, flush=True),
                                 run_args=("--modifiers",) if args.modifiers else (), keep_envs=not args.drop_envs)
     releases.write_timings(outcomes, reports / "timings.json")
     stats = releases.timings(outcomes)
@@ -353,6 +383,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="extra requirement for every candidate env, e.g. 'transformers<5' to hold one library still")
     bi.add_argument("--json", help="also write the result (releases tried, timings) as JSON")
     bi.set_defaults(func=cmd_bisect)
+
+    ck = sub.add_parser("check", help="judge your own dataset, tokenizer and SFTConfig settings with the same rules")
+    ck.add_argument("data", help="JSONL, JSON, Parquet or CSV file, or a folder written by Dataset.save_to_disk")
+    ck.add_argument("--tokenizer", required=True, help="tokenizer folder, Hub id, or catalog id")
+    ck.add_argument("--config", help="YAML file of SFTConfig fields (what you train with)")
+    ck.add_argument("--set", action="append", metavar="KEY=VALUE", help="an SFTConfig field (repeatable; wins over --config)")
+    ck.add_argument("--split", help="dataset split (default: train)")
+    ck.add_argument("--sample", type=int, default=200, help="rows judged, a seeded sample (default 200)")
+    ck.add_argument("--all", action="store_true", help="judge every row")
+    ck.add_argument("--seed", type=int, default=0, help="sample seed (default 0)")
+    ck.add_argument("--worst", type=int, default=3, help="rows printed with their labels (default 3)")
+    ck.add_argument("--report", help="also write the JSON report here")
+    ck.add_argument("--html", help="also write the label report (coloured tokens) here")
+    ck.add_argument("--plain", action="store_true", help="no colour")
+    ck.add_argument("--colour", action="store_true", help="force colour")
+    ck.set_defaults(func=cmd_check)
 
     rl = sub.add_parser("releases", help="run the suite on every final TRL release in a range (one uv env each)")
     rl.add_argument("--from", dest="from_", metavar="VERSION", help="oldest release (default: every one on PyPI)")

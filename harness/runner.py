@@ -41,8 +41,9 @@ class Record:
 class Session:
     """Caches tokenizers, encodings and oracles for one run."""
 
-    def __init__(self, cases: list[Case] | None = None):
+    def __init__(self, cases: list[Case] | None = None, path_adapters: dict | None = None):
         self.cases = cases if cases is not None else load_cases()
+        self._adapters = dict(path_adapters or {})  # a path's adapter configured otherwise (a user's SFTConfig)
         self._encodings: dict[tuple[str, str], dict[str, Encoding | NotApplicable]] = {}
         self._oracles: dict[tuple[str, str], Oracle | OracleError] = {}
         self._contexts: dict[tuple[str, str, str], tuple] = {}  # one Context (and alignment) per encoding
@@ -51,10 +52,21 @@ class Session:
     def tokenizer(self, tokenizer_id: str):
         return tokenizer_registry.load(tokenizer_id)
 
+    def expectation_tokenizer(self, tokenizer_id: str) -> str:
+        """The id expectations know this tokenizer by: itself, or the catalog tokenizer it is a copy of
+        (same content hash), so a renamed folder gets the catalog's known-upstream verdicts."""
+        lt = self.tokenizer(tokenizer_id)
+        if "catalog_alias" not in lt.memo:
+            lt.memo["catalog_alias"] = tokenizer_registry.catalog_alias(lt)
+        return lt.memo["catalog_alias"] or tokenizer_id
+
+    def adapter(self, path: str):
+        return self._adapters.get(path) or adapters.get(path)
+
     def encodings(self, tokenizer_id: str, path: str) -> dict[str, Encoding | NotApplicable]:
         key = (tokenizer_id, path)
         if key not in self._encodings:
-            self._encodings[key] = adapters.get(path).encode(self.tokenizer(tokenizer_id), self.cases)
+            self._encodings[key] = self.adapter(path).encode(self.tokenizer(tokenizer_id), self.cases)
         return self._encodings[key]
 
     def encoding(self, tokenizer_id: str, path: str, case_id: str) -> Encoding | NotApplicable:
@@ -137,11 +149,12 @@ class Session:
         expectations = expectations if isinstance(expectations, exp.Expectations) else exp.Expectations(expectations)
         out = []
         for tid in tokenizer_ids:
+            known_as = self.expectation_tokenizer(tid)
             for path in paths:
                 for case in self.cases:
                     for r in rules:
                         v = self.judge(tid, path, case, r)
-                        e = exp.find(expectations, r.id, tid, path, case.id, versions)
+                        e = exp.find(expectations, r.id, known_as, path, case.id, versions)
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None))
         return out
@@ -157,7 +170,7 @@ class Session:
         return self._batches[key]
 
     def _build_batches(self, tokenizer_id: str, path: str, modifier: str):
-        adapter = adapters.get(path)
+        adapter = self.adapter(path)
         reason = adapter.modifier_available(modifier) if hasattr(adapter, "modifier_available") else \
             NotApplicable(f"path {path} takes no modifiers")
         if reason:
@@ -176,7 +189,7 @@ class Session:
             return f"NOT_APPLICABLE: {batches.reason}"
         return cases, plain, batches
 
-    def modifier_records(self, tokenizer_ids, paths, expectations=()) -> list[Record]:
+    def modifier_records(self, tokenizer_ids, paths, expectations=(), modifiers=None) -> list[Record]:
         """MOD-001 per case and MOD-002/MOD-003 per batch (case ``*``), for every modifier of every path."""
         from conformance.rules import BATCH_RULES
         from harness import expectations as exp
@@ -188,7 +201,7 @@ class Session:
         out = []
         for tid in tokenizer_ids:
             for path in paths:
-                for modifier in MODIFIERS:
+                for modifier in modifiers or MODIFIERS:
                     built = self.modifier_batches(tid, path, modifier)
                     if isinstance(built, str):
                         continue
@@ -203,8 +216,9 @@ class Session:
                                          next((v for v in verdicts if v.status == "pass"), verdicts[0]))
                             rows.append((rule_id, "*", worst))
                     for rule_id, case_id, v in rows:
-                        e = exp.find(expectations, rule_id, tid, path, case_id, versions, modifier) or (
-                            exp.find(expectations, rule_id, tid, path, "*", versions, modifier))
+                        known_as = self.expectation_tokenizer(tid)
+                        e = exp.find(expectations, rule_id, known_as, path, case_id, versions, modifier) or (
+                            exp.find(expectations, rule_id, known_as, path, "*", versions, modifier))
                         if e and v.status == "pass" and rule_id == "MOD-001" and diffs:
                             e = None  # expectations describe the combination: an XPASS only when no case fails
                         out.append(Record(tid, path, case_id, rule_id, v.status, v.message, v.positions,
@@ -215,6 +229,10 @@ class Session:
 def reference_case(case: Case, view: str | None) -> Case:
     """The case as the oracle must judge it: a string pair that TRL rendered as a chat (``view`` "chat")
     becomes that user/assistant conversation; anything else stays as it is."""
+    if case.reference_completion is not None:
+        import dataclasses
+
+        case = dataclasses.replace(case, completion=case.reference_completion, reference_completion=None)
     return as_conversation(case) if view == "chat" and case.shape == "string_pc" else case
 
 

@@ -132,3 +132,47 @@ def load(spec: str) -> LoadedTokenizer:
     except Exception as exc:  # noqa: BLE001 - turn a Hub failure into one clear line
         raise TokenizerUnavailable(f"could not load {spec!r} from the Hugging Face Hub: {exc}") from None
     return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), f"hub {spec}", "user", derive_eot_token(tok))
+
+
+def catalog_alias(lt: LoadedTokenizer) -> str | None:
+    """The catalog tokenizer this one is a copy of (same content hash), or None.
+
+    Catalog and synthetic ids are themselves. For a folder or Hub id, the provisioned catalog
+    tokenizers' hashes are computed once and kept in the cache folder (``content-hashes.json``,
+    keyed by each tokenizer folder's path and modification time).
+    """
+    import json
+
+    from harness import provision
+
+    if lt.id in synthetic.SPECS or any(e.id == lt.id for e in provision.catalog()):
+        return None
+    store = provision.default_cache_dir() / "content-hashes.json"
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    changed = False
+    for entry in provision.catalog():
+        folder = provision.tokenizer_dir(entry.id)
+        if folder is None:
+            continue
+        stamp = f"{folder}:{folder.stat().st_mtime_ns}"
+        if known.get(entry.id, {}).get("stamp") != stamp:
+            known[entry.id] = {"stamp": stamp, "hash": _hash_tokenizer(_load_dir(folder))}
+            changed = True
+        if known[entry.id]["hash"] == lt.content_hash:
+            _save(store, known, changed)
+            return entry.id
+    _save(store, known, changed)
+    return None
+
+
+def _save(store: Path, known: dict, changed: bool) -> None:
+    import json
+
+    if changed:
+        try:
+            store.write_text(json.dumps(known, indent=1), encoding="utf-8")
+        except OSError:
+            pass  # a read-only cache only costs recomputing next time

@@ -1,0 +1,48 @@
+"""Time the README's test command (``python -m pytest``) and record it for ``bench/results.py``.
+
+    .venv/bin/python bench/time_tests.py [--json reports/pytest-time.json] [-- extra pytest args]
+
+Writes wall seconds, the pytest summary line, the TRL/transformers versions and the machine's
+core count, so the results page says what was measured where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", default=str(ROOT / "reports" / "pytest-time.json"))
+    ap.add_argument("pytest_args", nargs="*")
+    args = ap.parse_args()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    summary = next((ln.strip("= ") for ln in reversed(proc.stdout.splitlines()) if re.search(r"\d+ passed", ln)), "")
+    from harness.adapters.base import library_versions
+
+    libs = library_versions()
+    out = {"command": "python -m pytest", "seconds": round(seconds, 1), "exit_code": proc.returncode,
+           "summary": summary, "trl": libs["trl"], "transformers": libs["transformers"], "cores": os.cpu_count(),
+           "hypothesis_profile": os.environ.get("HYPOTHESIS_PROFILE", "dev"),
+           "measured": time.strftime("%Y-%m-%d", time.gmtime())}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(out, indent=1))
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""``sft-conformance check``: a user's rows, tokenizer and settings through the same rules, known upstream
+mechanisms recognised on any input, bad input as one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from harness import check, provision
+from harness.cli import main
+
+CHAT = [
+    {"messages": [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4."}]},
+    {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"},
+                  {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And Spain?"},
+                  {"role": "assistant", "content": "Madrid."}]},
+]
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _report(tmp_path, argv):
+    out = tmp_path / "report.json"
+    code = main(["check", *argv, "--plain", "--report", str(out)])
+    return code, json.loads(out.read_text())
+
+
+def test_conversations_are_judged_with_every_rule(tmp_path, capsys):
+    code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "chat.jsonl", CHAT)), "--tokenizer", "qwen2.5"])
+    assert code == 0
+    assert rep["check"]["path"] == "messages" and rep["check"]["judged"] == 2
+    cases = {r["case"] for r in rep["records"]}
+    assert cases == {"chat_row-0", "chat_row-1"}
+    assert {r["status"] for r in rep["records"] if r["rule"] == "EOS-001"} == {"pass"}
+    assert "2 of 2 row(s) judged on path messages: no unexpected FAIL" in capsys.readouterr().out
+
+
+def test_an_unknown_mechanism_fails_with_exit_1_and_shows_the_row(tmp_path, capsys):
+    """qwen2.5 + assistant_only_loss trains header tokens of later turns: recorded for golden cases by
+    name only, so on a user's multi-turn row it is a FAIL, printed with its tokens."""
+    code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "chat.jsonl", CHAT)), "--tokenizer", "qwen2.5",
+                                   "--set", "assistant_only_loss=true"])
+    out = capsys.readouterr().out
+    assert code == 1 and rep["check"]["path"] == "assistant_only_loss"
+    assert "GEN-002" in out and "chat_row-1" in out and "loss scope: assistant" in out
+
+
+def _rendered_text_rows(tok_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tok_dir))
+    return _jsonl(tmp_path / "text.jsonl", [{"text": tok.apply_chat_template(r["messages"], tokenize=False)}
+                                            for r in CHAT])
+
+
+def test_a_renamed_copy_of_a_catalog_tokenizer_gets_the_known_upstream_verdicts(tmp_path, capsys):
+    """Chat-rendered text through the text path: BOS doubled (#1400). The copy has another name and
+    folder; its content hash makes it llama3 for the expectations."""
+    src = provision.tokenizer_dir("llama3")
+    if src is None:
+        pytest.skip("llama3 is not provisioned")
+    copy = shutil.copytree(src, tmp_path / "my-company-tokenizer")
+    data = _rendered_text_rows(copy, tmp_path)
+    code, rep = _report(tmp_path, [str(data), "--tokenizer", str(copy)])
+    assert rep["run_info"]["tokenizers"][str(copy)]["judged_as"] == "llama3"
+    bos = [r for r in rep["records"] if r["rule"] == "BOS-001"]
+    assert {r["status"] for r in bos} == {"fail"} and all(r["expected_failure"] == "issue 1400" for r in bos)
+    assert all(r["case"].startswith("chat_text_row-") for r in bos)
+    assert code == 0 and "known upstream: issue 1400" in capsys.readouterr().out
+
+
+def test_packing_settings_add_the_batch_rules(tmp_path):
+    code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "chat.jsonl", CHAT)), "--tokenizer", "qwen2.5",
+                                   "--set", "packing=true", "--set", "packing_strategy=wrapped"])
+    mods = {r["rule"]: r for r in rep["records"] if r.get("modifier") == "packing_wrapped" and r["case"] == "*"}
+    assert mods["MOD-002"]["status"] == "fail" and mods["MOD-002"]["expected_failure"]  # PR #3009 / #4170
+    assert code == 0
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "disk"])
+def test_every_dataset_format_is_read(tmp_path, fmt):
+    import datasets
+
+    ds = datasets.Dataset.from_list([{"prompt": "2+2=", "completion": " 4"}, {"prompt": "Hi", "completion": " there"}])
+    target = tmp_path / f"data.{fmt}"
+    {"parquet": lambda: ds.to_parquet(str(target)), "csv": lambda: ds.to_csv(str(target), index=False),
+     "disk": lambda: datasets.DatasetDict({"validation": ds}).save_to_disk(str(target))}[fmt]()
+    argv = [str(target), "--tokenizer", "synthetic-chatml"] + (["--split", "validation"] if fmt == "disk" else [])
+    code, rep = _report(tmp_path, argv)
+    assert code == 0 and rep["check"]["data_type"] == "prompt_completion" and rep["check"]["judged"] == 2
+
+
+def test_sampling_is_seeded():
+    assert check.sample_indices(1000, 5, 0) == check.sample_indices(1000, 5, 0)
+    assert check.sample_indices(1000, 5, 0) != check.sample_indices(1000, 5, 1)
+    assert check.sample_indices(3, 200, 0) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("rows, argv, message", [
+    ([{"messages": [{"role": "user", "content": 5}]}], [], "row 0.messages[0].content: expected a string"),
+    ([{"foo": 1}], [], "columns foo: not an SFT dataset"),
+    (CHAT, ["--set", "learning_rat=1"], "learning_rat: not an SFTConfig field"),
+    (CHAT, ["--set", "max_length"], "expected KEY=VALUE"),
+    (CHAT, ["--config", "/nonexistent/sft.yaml"], "--config /nonexistent/sft.yaml: cannot read"),
+    (CHAT, ["--set", "packing=true", "--set", "packing_strategy=zigzag"], "packing_strategy 'zigzag'"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, rows, argv, message):
+    data = _jsonl(tmp_path / "d.jsonl", rows)
+    assert main(["check", str(data), "--tokenizer", "synthetic-chatml", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("error: ")
+
+
+@pytest.mark.parametrize("name, content", [("missing.jsonl", None), ("data.txt", "x"), ("broken.jsonl", "not json")])
+def test_unreadable_data_is_one_line_and_exit_2(tmp_path, capsys, name, content):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    assert main(["check", str(path), "--tokenizer", "synthetic-chatml"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0]
