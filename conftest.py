@@ -19,7 +19,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 @pytest.fixture(scope="session")
 def conformance_session():
     """One Session (tokenizers, TRL encodings, oracles) shared by tests/ and conformance/."""
-    from harness.runner import Session
+    from harness.pipeline.runner import Session
 
     return Session()
 

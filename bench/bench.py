@@ -31,8 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def rendered_texts(session, tid: str) -> list[str]:
     """The texts TRL tokenizes for this tokenizer over every applicable (path, case)."""
     from harness import adapters
-    from harness.adapters.base import neighbour_case
-    from harness.clock import frozen_clock
+    from harness.adapters.neighbours import neighbour_case
+    from harness.pipeline.clock import frozen_clock
 
     lt = session.tokenizer(tid)
     tok = lt.tokenizer
@@ -82,8 +82,9 @@ def raw_floor(session, tids: list[str], repeats: int = 3) -> tuple[float, int]:
 
 def harness_split(tids: list[str]) -> dict:
     from conformance.rules import RULES
-    from harness import adapters, timing
-    from harness.runner import Session
+    from harness import adapters
+    from harness.pipeline import timing
+    from harness.pipeline.runner import Session
 
     timing.reset()
     session = Session()
@@ -126,7 +127,7 @@ def pytest_wall() -> float:
 
 
 def main() -> int:
-    from harness import tokenizer_registry
+    from harness.tokenizers import registry as tokenizer_registry
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokenizer", action="append", help="default: every catalog + synthetic tokenizer")

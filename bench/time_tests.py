@@ -31,7 +31,7 @@ def main() -> int:
                           cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     summary = next((ln.strip("= ") for ln in reversed(proc.stdout.splitlines()) if re.search(r"\d+ passed", ln)), "")
-    from harness.adapters.base import library_versions
+    from harness.adapters.versions import library_versions
 
     libs = library_versions()
     out = {"command": "python -m pytest", "seconds": round(seconds, 1), "exit_code": proc.returncode,

@@ -17,10 +17,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from conformance.rules import RULES
-from harness import adapters, expectations, tokenizer_registry
-from harness.adapters.base import library_versions
-from harness.cases import load_cases
-from harness.runner import Session
+from harness import adapters
+from harness.adapters.versions import library_versions
+from harness.pipeline import expectations
+from harness.pipeline.cases import load_cases
+from harness.tokenizers import registry as tokenizer_registry
 
 OUTCOMES: Counter = Counter()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from harness.cases import Case
+from harness.pipeline.cases import Case
 
 MARKERS = ("<|im_start|>assistant\n", "<|im_end|>", "<|start_header_id|>assistant<|end_header_id|>\n\n",
            "<|eot_id|>", "[INST]", "[/INST]", "<start_of_turn>model\n", "<end_of_turn>", "### Response:",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.rules import RULES
-from harness.encoding import FAIL, NOT_APPLICABLE, UNDECIDABLE
-from harness.tokenizer_registry import TokenizerUnavailable
+from harness.pipeline.encoding import FAIL, NOT_APPLICABLE, UNDECIDABLE
+from harness.tokenizers.registry import TokenizerUnavailable
 
 
 def test_rule(conformance_item, conformance_session):

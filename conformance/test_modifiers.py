@@ -22,11 +22,13 @@ from __future__ import annotations
 import pytest
 
 from conformance.rules import BATCH_RULES
-from harness import adapters, expectations, tokenizer_registry
-from harness.adapters.base import library_versions
+from harness import adapters
 from harness.adapters.sft_trainer import MODIFIERS, SFTTrainerPath
-from harness.encoding import NotApplicable
-from harness.invariance import documents, packed_differences, token_count_difference
+from harness.adapters.versions import library_versions
+from harness.pipeline import expectations
+from harness.pipeline.encoding import NotApplicable
+from harness.pipeline.invariance import documents, packed_differences, token_count_difference
+from harness.tokenizers import registry as tokenizer_registry
 
 RULE = "MOD-001"
 TOKENIZERS = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-no-template", "qwen3", "llama3", "gemma3")

@@ -32,15 +32,17 @@ from hypothesis import strategies as st
 
 from conformance.rules import RULES, Context
 from conformance.strategies import conversation_cases, prompt_completion_cases
-from harness import adapters, expectations, tokenizer_registry
-from harness.adapters.base import library_versions
-from harness.cases import load_cases
-from harness.encoding import FAIL, IGNORE_INDEX, NotApplicable
-from harness.invariance import variant_differences
-from harness.oracle import OracleError, oracle_for
-from harness.runner import reference_case
-from harness.show import render
-from harness.snapshot_format import target_line
+from harness import adapters
+from harness.adapters.versions import library_versions
+from harness.pipeline import expectations
+from harness.pipeline.cases import load_cases
+from harness.pipeline.encoding import FAIL, IGNORE_INDEX, NotApplicable
+from harness.pipeline.invariance import variant_differences
+from harness.pipeline.oracle import OracleError, oracle_for
+from harness.pipeline.runner import reference_case
+from harness.tokenizers import registry as tokenizer_registry
+from harness.views.show import render
+from harness.views.snapshot_format import target_line
 
 CANDIDATES = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-eot-ne-eos", "synthetic-double-bos",
               "synthetic-no-template", "qwen3", "llama3", "gemma3", "mistral-v3", "phi3", "gpt-oss")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from harness.encoding import NotApplicable
-from harness.snapshot_format import SNAPSHOT_DIR, serialize, target_line
-from harness.tokenizer_registry import TokenizerUnavailable
+from harness.pipeline.encoding import NotApplicable
+from harness.tokenizers.registry import TokenizerUnavailable
+from harness.views.snapshot_format import SNAPSHOT_DIR, serialize, target_line
 
 
 class EncodingSnapshot(SingleFileSnapshotExtension):
@@ -71,7 +71,7 @@ def test_encoding_snapshot(snapshot_key, conformance_session, encoding_snapshot,
     enc = conformance_session.encoding(tid, path, case_id)
     if isinstance(enc, NotApplicable):
         pytest.skip(f"NOT_APPLICABLE: {enc.reason}")
-    from harness.adapters.base import library_versions
+    from harness.adapters.versions import library_versions
 
     installed = library_versions().get("trl")
     line = target_line()

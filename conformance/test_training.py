@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import expectations
-from harness.adapters.base import library_versions
-from harness.encoding import NotApplicable
-from harness.training import run_check
+from harness.adapters.versions import library_versions
+from harness.pipeline import expectations
+from harness.pipeline.encoding import NotApplicable
+from harness.pipeline.training import run_check
 
 PATHS = ["completion_only_loss", "assistant_only_loss", "chatml_collator", "completion_only_collator"]
 RESULTS: dict[str, dict] = {}

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.cases import Case
+from harness.pipeline.cases import Case
 
 # SFTConfig fields that change what the data path builds; others (learning rate, logging...) are
 # accepted and reported as not affecting the labels.
@@ -82,9 +82,9 @@ def load_settings(config: str | None, sets: list[str]) -> dict:
 
 def load_dataset_rows(source: str, split: str | None):
     """The dataset as a ``datasets.Dataset`` (memory-mapped Arrow: large files are not read into memory)."""
-    import datasets
-
     import logging
+
+    import datasets
 
     p = Path(source)
     datasets.disable_progress_bars()
@@ -263,13 +263,13 @@ def configured_adapter(path: str, options: dict):
 
 def run_check(source: str, tokenizer: str, settings: dict, split: str | None = None, sample: int | None = 200,
               seed: int = 0, log=print) -> dict:
-    """Judge the rows; returns the report (``harness/report.py`` format) plus a ``check`` section."""
+    """Judge the rows; returns the report (``harness/views/report.py`` format) plus a ``check`` section."""
     import time
 
     from conformance.rules import RULES
-    from harness import expectations
-    from harness import report as report_mod
-    from harness.runner import Session
+    from harness.pipeline import expectations
+    from harness.pipeline.runner import Session
+    from harness.views import report as report_mod
 
     text_field = settings.get("dataset_text_field") or "text"
     ds = load_dataset_rows(source, split)
@@ -281,7 +281,7 @@ def run_check(source: str, tokenizer: str, settings: dict, split: str | None = N
         raise CheckError(f"{source}: {exc}") from None
     p = plan(data_type, settings)
     indices = sample_indices(len(ds), sample, seed)
-    from harness import tokenizer_registry
+    from harness.tokenizers import registry as tokenizer_registry
 
     lt = tokenizer_registry.load(tokenizer)
     cases = [row_case(ds[i], i, data_type, text_field, source, p.max_length, lt) for i in indices]
@@ -314,7 +314,7 @@ def run_check(source: str, tokenizer: str, settings: dict, split: str | None = N
 
 def worst_rows(rep: dict, k: int = 3) -> list[tuple[str, list[dict]]]:
     """The ``k`` rows with the most unexpected FAILs, with those records."""
-    from harness.report import effective_status
+    from harness.views.report import effective_status
 
     fails = defaultdict(list)
     for r in rep["records"]:
@@ -324,7 +324,7 @@ def worst_rows(rep: dict, k: int = 3) -> list[tuple[str, list[dict]]]:
 
 
 def summary(rep: dict) -> str:
-    from harness.report import effective_status
+    from harness.views.report import effective_status
 
     by_rule: dict[str, Counter] = defaultdict(Counter)
     for r in rep["records"]:
@@ -341,8 +341,8 @@ def summary(rep: dict) -> str:
 
 
 def print_result(rep: dict, colour: bool, k: int = 3, out=None) -> int:
-    from harness import show
-    from harness.report import effective_status
+    from harness.views import show
+    from harness.views.report import effective_status
 
     out = out or sys.stdout
     session = rep.get("_session")

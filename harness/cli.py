@@ -35,9 +35,14 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def cmd_provision(args) -> int:
-    from harness import provision
+    from harness.tokenizers import provision
 
     cache = Path(args.cache) if args.cache else None
+    if args.list:
+        for entry in provision.catalog():
+            state = "ok" if provision.tokenizer_dir(entry.id, cache) else "missing"
+            print(f"{entry.id:18} {entry.family:22} {state:8} {entry.description}")
+        return 0
     try:
         done = provision.provision(_split(args.only) or None, cache_dir=cache, force=args.force)
     except provision.ProvisionError as exc:
@@ -50,8 +55,9 @@ def cmd_provision(args) -> int:
 
 def _selection(args):
     from conformance.rules import RULES
-    from harness import adapters, tokenizer_registry
-    from harness.cases import load_cases
+    from harness import adapters
+    from harness.pipeline.cases import load_cases
+    from harness.tokenizers import registry as tokenizer_registry
 
     cases = load_cases(Path(args.cases) if args.cases else None)
     if args.case:
@@ -71,9 +77,10 @@ def _selection(args):
 
 
 def cmd_run(args) -> int:
-    from harness import expectations, report
-    from harness.runner import Session
-    from harness.tokenizer_registry import TokenizerUnavailable
+    from harness.pipeline import expectations
+    from harness.pipeline.runner import Session
+    from harness.tokenizers.registry import TokenizerUnavailable
+    from harness.views import report
 
     tokenizers, paths, rules, cases = _selection(args)
     _writable(args.report, "--report")
@@ -106,7 +113,7 @@ def cmd_run(args) -> int:
                         "cases": [c.id for c in cases]}, evidence)
     out = report.write(rep, Path(args.report))
     if args.html:
-        from harness import html_report
+        from harness.views import html_report
 
         print(f"label report: {html_report.write([rep], Path(args.html))}")
     print(report.summary_table(rep))
@@ -118,9 +125,9 @@ def cmd_run(args) -> int:
 
 def cmd_show(args) -> int:
     from harness import adapters
-    from harness.cases import load_cases
-    from harness.encoding import NotApplicable
-    from harness.runner import Session
+    from harness.pipeline.cases import load_cases
+    from harness.pipeline.encoding import NotApplicable
+    from harness.pipeline.runner import Session
 
     cases = [c for c in load_cases(Path(args.cases) if args.cases else None) if c.id == args.case]
     if not cases:
@@ -134,7 +141,7 @@ def cmd_show(args) -> int:
     roles = session.token_roles(args.tokenizer, args.path, cases[0])
     if roles is None:
         print("(oracle unavailable: no reference rendering for this case and tokenizer)")
-    from harness import show
+    from harness.views import show
 
     colour = not args.plain and sys.stdout.isatty() or args.colour
     print(show.render(enc, colour=colour, roles=roles))
@@ -149,8 +156,9 @@ def cmd_show(args) -> int:
 
 def cmd_list(args) -> int:
     from conformance.rules import RULES
-    from harness import adapters, synthetic
-    from harness.cases import load_cases
+    from harness import adapters
+    from harness.pipeline.cases import load_cases
+    from harness.tokenizers import synthetic
 
     if args.what == "rules":
         from conformance.rules import BATCH_RULES
@@ -158,7 +166,7 @@ def cmd_list(args) -> int:
         for r in RULES.values():
             print(f"{r.id:9s} [{'/'.join(r.scopes)}] {r.title}")
         print("batch rules (a packed / padding-free batch, under every modifier; conformance/test_modifiers.py):")
-        print(f"{'MOD-001':9s} [modifier] each example keeps the labels it has collated alone (harness/invariance.py)")
+        print(f"{'MOD-001':9s} [modifier] each example keeps the labels it has collated alone (harness/pipeline/invariance.py)")
         for r in BATCH_RULES.values():
             print(f"{r.id:9s} [modifier] {r.title}")
         print("training check (a short real training run; conformance/test_training.py, marked gpu):")
@@ -172,7 +180,7 @@ def cmd_list(args) -> int:
         for c in load_cases():
             print(f"{c.id:34s} {c.shape:12s} {c.description}")
     else:
-        from harness import provision
+        from harness.tokenizers import provision
 
         for e in provision.catalog():
             where = provision.tokenizer_dir(e.id)
@@ -183,7 +191,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_expectations_update(args) -> int:
-    from harness import expectations_update
+    from harness.triage import expectations_update
 
     stats, diff = expectations_update.run(args.reports, args.file, write=args.write)
     if diff:
@@ -198,7 +206,7 @@ def cmd_expectations_update(args) -> int:
 
 
 def cmd_matrix(args) -> int:
-    from harness import matrix
+    from harness.views import matrix
 
     data = matrix.run(args.reports, args.markdown, args.html)
     print(f"{len(data['rows'])} TRL release(s), {len(data['findings'])} finding group(s) -> {args.markdown}, {args.html}")
@@ -213,8 +221,8 @@ def cmd_matrix(args) -> int:
 
 
 def cmd_repro(args) -> int:
-    from harness import bug_catalog, repro
-    from harness.report import load
+    from harness.triage import bug_catalog, repro
+    from harness.views.report import load
 
     if args.list:
         for f in repro.findings_in(load(Path(args.list))):
@@ -232,7 +240,7 @@ def cmd_repro(args) -> int:
 def cmd_bisect(args) -> int:
     import json
 
-    from harness import bisect, repro
+    from harness.triage import bisect, repro
 
     finding = repro.Finding.parse(args.finding)
     try:
@@ -253,8 +261,9 @@ def cmd_bisect(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from harness import check, report
-    from harness.tokenizer_registry import TokenizerUnavailable
+    from harness import check
+    from harness.tokenizers.registry import TokenizerUnavailable
+    from harness.views import report
 
     if args.report:
         _writable(args.report, "--report")
@@ -274,7 +283,7 @@ def cmd_check(args) -> int:
     if args.report:
         print(f"report: {report.write(rep, Path(args.report))}")
     if args.html:
-        from harness import html_report
+        from harness.views import html_report
 
         print(f"label report: {html_report.write([rep], Path(args.html))}")
     del session
@@ -282,8 +291,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_releases(args) -> int:
-    from harness import releases
-    from harness.release_envs import EnvError
+    from harness.triage import releases
+    from harness.triage.release_envs import EnvError
 
     try:
         todo = releases.chunk(releases.targets(args.from_, args.to, with_transformers=args.transformers), args.chunk)
@@ -309,7 +318,7 @@ def cmd_releases(args) -> int:
 
 
 def cmd_html(args) -> int:
-    from harness import html_report, matrix
+    from harness.views import html_report, matrix
 
     reports = matrix.load_reports(args.reports)
     out = html_report.write(reports, Path(args.out), args.finding, args.all)
@@ -325,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--only", action="append", help="tokenizer ids (repeatable or comma-separated)")
     pr.add_argument("--cache", help="cache folder (default $SFT_CONFORMANCE_CACHE or ~/.cache/sft-conformance)")
     pr.add_argument("--force", action="store_true", help="rebuild even if present")
+    pr.add_argument("--list", action="store_true", help="list the catalog and what is provisioned")
     pr.set_defaults(func=cmd_provision)
 
     for name, fn, hlp in (("run", cmd_run, "run the rules and write a JSON report + summary table"),
@@ -441,11 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = build_parser().parse_args(argv)
     _keep_transformers_off_stderr()
-    from harness.cases import CaseError
-    from harness.expectations import ExpectationError
-    from harness.report import ReportError
-    from harness.repro import FindingError
-    from harness.tokenizer_registry import TokenizerUnavailable
+    from harness.pipeline.cases import CaseError
+    from harness.pipeline.expectations import ExpectationError
+    from harness.tokenizers.registry import TokenizerUnavailable
+    from harness.triage.repro import FindingError
+    from harness.views.report import ReportError
 
     try:
         return args.func(args)

@@ -26,7 +26,7 @@ class CheckResult:
 
     @property
     def unexpected(self) -> list[dict]:
-        from harness.report import effective_status
+        from harness.views.report import effective_status
 
         return [r for r in self.report["records"] if effective_status(r) in ("fail", "xpass")]
 
@@ -40,7 +40,7 @@ def run(data: str, tokenizer: str, settings: dict | None = None, sample: int | N
     import io
 
     from harness import check
-    from harness import report as report_mod
+    from harness.views import report as report_mod
 
     rep = check.run_check(str(data), str(tokenizer), dict(settings or {}), split=split, sample=sample, seed=seed,
                           log=lambda line: None)
@@ -50,7 +50,7 @@ def run(data: str, tokenizer: str, settings: dict | None = None, sample: int | N
     if report:
         report_mod.write(rep, Path(report))
     if html:
-        from harness import html_report
+        from harness.views import html_report
 
         html_report.write([rep], Path(html))
     return CheckResult(rep, text.getvalue())

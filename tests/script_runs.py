@@ -36,7 +36,7 @@ def run(python, script: Path) -> subprocess.CompletedProcess:
 @functools.cache
 def script_for(finding: str, reference: str = "") -> Path:
     """The repro script of a finding, generated once per session."""
-    from harness import repro
+    from harness.triage import repro
 
     f = repro.Finding.parse(finding)
     return repro.generate(f, _scripts_dir / f.slug, reference=reference)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cases import CaseError, load_case_file, load_cases
+from harness.pipeline.cases import CaseError, load_case_file, load_cases
 
 REQUIRED_TAGS = {"single-turn", "system", "multi-turn", "empty", "whitespace", "unicode", "rtl", "truncation",
                  "boundary-merge", "injection", "tutorial"}

@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from harness import check, provision
+from harness import check
 from harness.cli import main
+from harness.tokenizers import provision
 
 CHAT = [
     {"messages": [{"role": "user", "content": "What is 2+2?"}, {"role": "assistant", "content": "4."}]},

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import adapters, tokenizer_registry
+from harness import adapters
 from harness.cli import main
-from harness.encoding import Encoding, NotApplicable
-from harness.runner import Session
+from harness.pipeline.encoding import Encoding, NotApplicable
+from harness.pipeline.runner import Session
+from harness.tokenizers import registry as tokenizer_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +83,7 @@ def test_missing_path_is_skipped_never_passed():
 def test_trl_refusal_is_reported_per_case_not_raised(session):
     """assistant_only_loss on a template without {% generation %} that TRL cannot patch: TRL raises."""
     from harness.adapters.sft_trainer import AssistantOnlyLossPath
-    from harness.cases import load_cases
+    from harness.pipeline.cases import load_cases
 
     class Unpatched(AssistantOnlyLossPath):
         def row(self, case, lt):

@@ -21,8 +21,10 @@ import pytest
 import test_seeded_bugs as seeded
 
 from conformance.rules import ENGINE_MODULES, RULES
-from harness import adapters, repro, tokenizer_registry
-from harness.encoding import NotApplicable
+from harness import adapters
+from harness.pipeline.encoding import NotApplicable
+from harness.tokenizers import registry as tokenizer_registry
+from harness.triage import repro
 
 LOADER_END = "import harness.adapters.trl_driver as trl_driver"
 

@@ -7,9 +7,9 @@ import json
 import pytest
 import yaml
 
-from harness import expectations as exp
-from harness import expectations_update
 from harness.cli import main
+from harness.pipeline import expectations as exp
+from harness.triage import expectations_update
 
 VERSIONS = {"trl": "1.16.0", "transformers": "5.23.0"}
 

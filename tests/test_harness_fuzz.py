@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from conformance.rules import RULES, Context
 from conformance.strategies import conversation_cases, prompt_completion_cases
-from harness import seeding, tokenizer_registry
-from harness.encoding import FAIL
-from harness.oracle import OracleError, oracle_for
+from harness.pipeline import seeding
+from harness.pipeline.encoding import FAIL
+from harness.pipeline.oracle import OracleError, oracle_for
+from harness.tokenizers import registry as tokenizer_registry
 
 TOKENIZERS = ("synthetic-chatml", "synthetic-eot-ne-eos", "synthetic-double-bos", "synthetic-pad-eq-eos")
 
@@ -67,8 +68,8 @@ def test_batch_invariance_check_catches_a_position_dependent_mask():
     (so left padding shifts the mask) must be reported, and identical variants must not."""
     import dataclasses
 
-    from harness.encoding import Encoding
-    from harness.invariance import variant_differences
+    from harness.pipeline.encoding import Encoding
+    from harness.pipeline.invariance import variant_differences
 
     alone = Encoding("t", "p", "c", "completion", input_ids=[5, 6, 7, 8], labels=[-100, -100, 7, 8],
                      attention_mask=[1, 1, 1, 1])
@@ -85,8 +86,8 @@ def test_batch_invariance_check_catches_a_position_dependent_mask():
 def test_modifier_check_catches_lost_masks_in_a_packed_row():
     """Seeded bug for MOD-001: a packed row whose prompt labels were not kept (as TRL 0.19 did,
     #3728) is reported; the same row with the masks kept, first label aside, is not."""
-    from harness.encoding import Encoding
-    from harness.invariance import segment_difference
+    from harness.pipeline.encoding import Encoding
+    from harness.pipeline.invariance import segment_difference
 
     alone = Encoding("t", "p", "c", "completion", input_ids=[5, 6, 7, 8], labels=[-100, -100, 7, 8],
                      attention_mask=[1, 1, 1, 1])
@@ -102,8 +103,8 @@ def test_cut_packing_check_catches_lost_masks_and_lost_tokens():
     ConstantLengthDataset): pieces run across examples and are shuffled; a prompt label lost in a
     piece, a piece missing, a re-tokenized piece, or (bfd_split) a sequence running from one
     example into another is reported against its case, and the same pieces done right are not."""
-    from harness.encoding import Encoding
-    from harness.invariance import PackedBatch, packed_differences
+    from harness.pipeline.encoding import Encoding
+    from harness.pipeline.invariance import PackedBatch, packed_differences
 
     def enc(cid, ids, labels):
         return Encoding("t", "p", cid, "completion", input_ids=ids, labels=labels, attention_mask=[1] * len(ids))

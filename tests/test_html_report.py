@@ -17,8 +17,8 @@ import zlib
 
 import pytest
 
-from harness import html_report, report
 from harness.cli import main
+from harness.views import html_report, report
 
 TRAINED_RGB = (0xB7, 0xE4, 0xB7)
 MASKED_RGB = (0xF3, 0xC4, 0xC4)

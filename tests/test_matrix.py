@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness import matrix
+from harness.views import matrix
 
 
 def _rep(trl, status):
@@ -39,7 +39,7 @@ def test_matrix_applies_current_expectations(tmp_path):
 
 
 def test_a_bug_that_comes_back_is_listed_twice():
-    from harness.matrix import bad_intervals
+    from harness.views.matrix import bad_intervals
 
     timeline = [("0.8.6", "fail"), ("0.9.6", "pass"), ("0.13.0", "pass"), ("0.15.2", "fail"), ("0.16.1", "fail"),
                 ("0.17.0", "pass"), ("1.16.0", "fail")]

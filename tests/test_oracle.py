@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from harness import tokenizer_registry
-from harness.cases import load_cases
-from harness.oracle import MIXED, chat_oracle, oracle_for, string_oracle
+from harness.pipeline.cases import load_cases
+from harness.pipeline.oracle import MIXED, chat_oracle, oracle_for, string_oracle
+from harness.tokenizers import registry as tokenizer_registry
 
 CASES = {c.id: c for c in load_cases()}
 

@@ -48,10 +48,10 @@ def test_seeded_bug_fails(rule_id, row):
 
 def _seeded_trl_batches(monkeypatch, breakage):
     """1.16's padding-free batches of three golden cases, with the collator output broken as named."""
-    from harness import tokenizer_registry
     from harness.adapters import trl_driver
     from harness.adapters.sft_trainer import MessagesPath
-    from harness.cases import load_cases
+    from harness.pipeline.cases import load_cases
+    from harness.tokenizers import registry as tokenizer_registry
 
     original = trl_driver.make_trainer
 
@@ -92,7 +92,7 @@ def _seeded_trl_batches(monkeypatch, breakage):
 
 @pytest.mark.parametrize("breakage,rule_id", [("trained_start", "MOD-002"), ("continuing_positions", "MOD-003")])
 def test_trl_collator_broken_on_purpose_is_caught(monkeypatch, breakage, rule_id):
-    from harness.invariance import documents
+    from harness.pipeline.invariance import documents
 
     batches, plain = _seeded_trl_batches(monkeypatch, breakage)
     verdicts = [BATCH_RULES[rule_id](b.rows, documents(b, plain)) for b in batches]

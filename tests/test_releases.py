@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import matrix, release_envs, releases
-from harness.releases import Target
+from harness.triage import release_envs, releases
+from harness.triage.releases import Target
+from harness.views import matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASES = [f"0.{m}.{p}" for m in range(8, 30) for p in range(3)] + ["1.0.0", "1.14.0", "1.16.0"]

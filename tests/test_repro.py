@@ -18,8 +18,8 @@ import pytest
 import script_runs
 
 from conformance.rules import RULES
-from harness import bug_catalog, repro
-from harness.cases import load_cases
+from harness.pipeline.cases import load_cases
+from harness.triage import bug_catalog, repro
 
 ROOT = Path(__file__).resolve().parent.parent
 BUGS = bug_catalog.load()

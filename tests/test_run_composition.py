@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.rules import RULES
-from harness import tokenizer_registry
-from harness.runner import Session
+from harness.pipeline.runner import Session
+from harness.tokenizers import registry as tokenizer_registry
 
 
 def _records(tokenizers, path="prompt_completion"):

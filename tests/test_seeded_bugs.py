@@ -1,6 +1,6 @@
 """Every rule FAILs on its seeded bug and PASSes on the correct reference encoding.
 
-The seeded encodings are built from the oracle (harness/seeding.py), so these tests need no
+The seeded encodings are built from the oracle (harness/pipeline/seeding.py), so these tests need no
 TRL run: they prove the rules can fail, and that a correct pipeline is never reported as
 failing (no false positives) for every synthetic tokenizer, case and loss scope.
 """
@@ -10,10 +10,12 @@ from __future__ import annotations
 import pytest
 
 from conformance.rules import RULES, Context
-from harness import seeding, synthetic, tokenizer_registry
-from harness.cases import load_cases
-from harness.encoding import FAIL, PASS
-from harness.oracle import OracleError, oracle_for
+from harness.pipeline import seeding
+from harness.pipeline.cases import load_cases
+from harness.pipeline.encoding import FAIL, PASS
+from harness.pipeline.oracle import OracleError, oracle_for
+from harness.tokenizers import registry as tokenizer_registry
+from harness.tokenizers import synthetic
 
 CASES = {c.id: c for c in load_cases()}
 

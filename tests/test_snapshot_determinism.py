@@ -18,8 +18,8 @@ KEYS = [("synthetic-chatml", "assistant_only_loss", "chat_two_assistant_turns"),
 
 SCRIPT = """
 import sys
-from harness.runner import Session
-from harness.snapshot_format import serialize
+from harness.pipeline.runner import Session
+from harness.views.snapshot_format import serialize
 s = Session()
 for tid, path, case in [tuple(k.split("~")) for k in sys.argv[1:]]:
     enc = s.encoding(tid, path, case)

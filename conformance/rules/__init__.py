@@ -1,7 +1,7 @@
 """Conformance rules, one module per family (``docs/rules.md``). Importing registers them.
 
 Standard library only (``data``: the plain data; ``base``: registry and Context; one module per
-family), so ``harness/repro.py`` can embed these modules verbatim in a standalone script.
+family), so ``harness/triage/repro.py`` can embed these modules verbatim in a standalone script.
 """
 
 from conformance.rules import bos, drop, eos, gen, mask, multi, packing, tok  # noqa: F401  (registration)

@@ -4,7 +4,7 @@ A rule is a pure function ``Context -> Verdict`` registered with an id (``EOS-00
 one-line title and the loss scopes it judges. The context bundles a collated ``Row``, the
 ``Reference`` token table and their alignment (``conformance.rules.data``), plus helpers that
 speak in roles instead of indices. Standard library only: a repro script embeds this package's
-modules verbatim (``harness/repro.py``), so the suite and the script judge with the same code.
+modules verbatim (``harness/triage/repro.py``), so the suite and the script judge with the same code.
 """
 
 from __future__ import annotations

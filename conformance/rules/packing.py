@@ -11,7 +11,7 @@ token of a document is therefore a target predicted from the *previous* document
   packed-sequence masking consumes) or explicit ``cu_seq_lens``/``seq_lengths``. A row with
   neither lets every document attend to the ones before it.
 
-``MOD-001`` (labels survive the modifier) is ``harness/invariance.py``: it compares each example
+``MOD-001`` (labels survive the modifier) is ``harness/pipeline/invariance.py``: it compares each example
 with itself collated alone. Standard library only, like every rules module.
 """
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from harness.adapters.base import PathAdapter
-from harness.path_ids import PATH_IDS
 from harness.adapters.collators import ChatMLCollatorPath, CompletionOnlyCollatorPath
 from harness.adapters.sft_trainer import (
     AssistantOnlyLossPath,
@@ -13,6 +12,7 @@ from harness.adapters.sft_trainer import (
     PromptCompletionPath,
     TextPath,
 )
+from harness.pipeline.path_ids import PATH_IDS
 
 ADAPTERS: dict[str, PathAdapter] = {
     a.path: a
@@ -22,7 +22,7 @@ ADAPTERS: dict[str, PathAdapter] = {
     )
 }
 PATHS = tuple(ADAPTERS)
-assert PATHS == PATH_IDS, "harness/path_ids.py and the adapters disagree"
+assert PATHS == PATH_IDS, "harness/pipeline/path_ids.py and the adapters disagree"
 
 
 def get(path: str) -> PathAdapter:

@@ -1,25 +1,26 @@
-"""What every path adapter shares: the interface, tiny models, neighbours, warning capture.
+"""The path adapter interface: a data path of TRL run on cases, one Encoding (or a reason) per case.
 
 An adapter turns (tokenizer, cases) into one Encoding per case by running TRL's own code.
 It is the only kind of module that knows about TRL versions, and it knows them by feature
-detection (does this class / config field exist?), never by comparing version strings.
+detection (does this class / config field exist?), never by comparing version strings. What
+adapters share lives beside this module: tokenizer lending (``lending``), neighbour rows
+(``neighbours``), the tiny model (``tiny_model``), ``datasets`` patching (``datasets_patch``),
+versions and provenance (``versions``); warning capture is ``harness.pipeline.warnings_capture``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import functools
-import logging
-import warnings
 from dataclasses import dataclass
 
 from harness.adapters import trl_driver
-from harness.cases import Case
-from harness.encoding import Encoding, NotApplicable
-from harness.tokenizer_registry import LoadedTokenizer
-
-NEIGHBOUR_SUFFIX = " plus neighbour words"
+from harness.adapters.datasets_patch import without_dataset_fingerprints
+from harness.adapters.lending import lent_tokenizer
+from harness.adapters.neighbours import BATCH_LAYOUTS, neighbour_case, shorter_case
+from harness.adapters.versions import provenance
+from harness.pipeline.cases import Case
+from harness.pipeline.encoding import Encoding, NotApplicable
+from harness.pipeline.warnings_capture import captured_warnings, quiet_transformers
+from harness.tokenizers.registry import LoadedTokenizer
 
 
 @dataclass
@@ -167,7 +168,7 @@ class PathAdapter:
 
     def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok) -> Encoding:
         """Build the Encoding; ``tok`` is the working copy TRL used (its pad token may have been set)."""
-        from harness.timing import phase
+        from harness.pipeline.timing import phase
 
         with phase("assemble"):
             ids = [int(x) for x in input_ids]
@@ -192,272 +193,3 @@ def _pieces(lt: LoadedTokenizer, tok, ids: list[int]) -> list[str]:
 
 def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def provenance(lt: LoadedTokenizer) -> dict:
-    return {**library_versions(), "tokenizer_id": lt.id, "tokenizer_hash": lt.content_hash,
-            "tokenizer_source": lt.source}
-
-
-@functools.lru_cache(maxsize=1)
-def library_versions() -> dict:
-    import importlib.metadata as md
-
-    out = {}
-    for name in ("trl", "transformers", "tokenizers", "datasets", "torch", "accelerate"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def working_copy(lt: LoadedTokenizer):
-    """An independent copy, for long-lived users (the training check); adapters use ``lent_tokenizer``."""
-    return copy.deepcopy(lt.tokenizer)
-
-
-# The Rust tokenizer and the vocabulary/merges it was built from: large, never changed by TRL;
-# shared, not copied (growth of the vocabulary is detected separately).
-_SHARED_ATTRS = ("_tokenizer", "_vocab", "_merges")
-
-
-def _tokenizer_state(tok) -> dict:
-    """The Python-side state TRL may change (eos/pad token, chat template, padding side, init kwargs).
-
-    Copying this is milliseconds; ``copy.deepcopy`` of a 150k-vocab tokenizer is 0.7-2.6 s,
-    which, once per trainer, was a third of the suite's time.
-    """
-    return {k: (v if k in _SHARED_ATTRS else _init_kwargs_copy(v) if k == "init_kwargs" else copy.deepcopy(v))
-            for k, v in vars(tok).items()}
-
-
-def _init_kwargs_copy(init_kwargs: dict) -> dict:
-    """``init_kwargs`` copied except its ``added_tokens_decoder``, a second view of the added vocabulary
-    that is shared like ``_tokenizer`` (6,000 AddedTokens in Gemma 3: 113 ms a copy, once per trainer)."""
-    return {k: (v if k == "added_tokens_decoder" else copy.deepcopy(v)) for k, v in init_kwargs.items()}
-
-
-def _vocabulary_size(tok) -> int:
-    """A number that grows whenever tokens are added: the model's vocabulary plus the added tokens.
-
-    Not ``get_vocab_size(with_added_tokens=True)``: the Rust backend builds the whole vocabulary to
-    count it (108 ms for Qwen2.5, 289 ms for Gemma 3), and this is asked twice per TRL run.
-    """
-    backend = getattr(tok, "_tokenizer", None)
-    if backend is not None and hasattr(backend, "get_added_tokens_decoder"):
-        return backend.get_vocab_size(with_added_tokens=False) + len(backend.get_added_tokens_decoder())
-    return len(tok)
-
-
-@contextlib.contextmanager
-def lent_tokenizer(lt: LoadedTokenizer):
-    """Lend the session's tokenizer to TRL for one run and put its state back afterwards.
-
-    TRL sets ``eos_token``/``pad_token`` and may replace ``chat_template``; those live in the
-    Python object and are restored. A run that grows the vocabulary (added tokens) cannot be
-    undone in place: the shared tokenizer is then replaced by a fresh load so no later run
-    sees the change.
-    """
-    tok = lt.tokenizer
-    saved = _tokenizer_state(tok)
-    size = _vocabulary_size(tok)
-    tok.get_vocab = _memoised_get_vocab(lt, tok)
-    try:
-        yield tok
-    finally:
-        grown = _vocabulary_size(tok) != size
-        tok.__dict__.clear()
-        tok.__dict__.update(saved)
-        if grown:
-            lt.tokenizer = lt.reload()
-
-
-def _memoised_get_vocab(lt: LoadedTokenizer, tok):
-    """``tok.get_vocab`` answered from a copy made once per tokenizer and vocabulary size.
-
-    TRL 1.14+ asks ``get_vocab()`` in every ``SFTTrainer.__init__`` (is the pad / EOS token in the
-    vocabulary?); the Rust backend builds that 150k-entry dict anew each time (0.38 s for Qwen2.5,
-    over half of a trainer's construction). Each caller gets its own copy of the same mapping;
-    a changed vocabulary size (added tokens) builds it again.
-    """
-    build = type(tok).get_vocab.__get__(tok)
-
-    def get_vocab():
-        size = _vocabulary_size(tok)
-        cached = lt.memo.get("vocab")
-        if cached is None or cached[0] != size:
-            cached = lt.memo["vocab"] = (size, build())
-        return dict(cached[1])
-
-    return get_vocab
-
-
-@contextlib.contextmanager
-def without_dataset_fingerprints():
-    """Skip ``datasets``' content fingerprinting during a run.
-
-    Every ``Dataset.map`` hashes its function with dill, and TRL's functions close over the
-    tokenizer, so each map pickled the whole vocabulary (214 of 336 s for one tokenizer).
-    Datasets here are in memory and never cached, so a random fingerprint changes nothing.
-    """
-    try:
-        from datasets import arrow_dataset, fingerprint
-    except ImportError:
-        yield
-        return
-    def random_fingerprint(*args, **kwargs):
-        return fingerprint.generate_random_fingerprint()
-
-    # update_fingerprint: every map/filter; generate_fingerprint: every new Dataset (from_list hashes the table)
-    patched = [(m, name, getattr(m, name)) for m in (fingerprint, arrow_dataset)
-               for name in ("update_fingerprint", "generate_fingerprint") if hasattr(m, name)]
-    for module, name, _ in patched:
-        setattr(module, name, random_fingerprint)
-    try:
-        yield
-    finally:
-        for module, name, original in patched:
-            setattr(module, name, original)
-
-
-@functools.cache
-def _tiny_model_prototype(vocab_size: int):
-    import torch
-    from transformers import LlamaForCausalLM
-
-    torch.manual_seed(0)
-    return LlamaForCausalLM(trl_driver.tiny_model_config(vocab_size))
-
-
-def tiny_model(tok):
-    """A random one-layer Llama sized to the tokenizer: SFTTrainer needs a model, not weights.
-
-    Each trainer gets its own deep copy of one prototype per vocabulary size (same weights every
-    time); building and initialising a new one cost 0.15 s for a 150k vocabulary.
-    """
-    key = (id(getattr(tok, "_tokenizer", tok)), getattr(tok, "name_or_path", ""), _vocabulary_size(tok))
-    if key not in _MODEL_SIZES:  # len(tok) counts the whole vocabulary in the backend (0.1-0.3 s)
-        _MODEL_SIZES[key] = trl_driver.vocabulary_size(tok)
-    return copy.deepcopy(_tiny_model_prototype(_MODEL_SIZES[key]))
-
-
-_MODEL_SIZES: dict[tuple, int] = {}
-
-
-def neighbour_case(case: Case) -> dict:
-    """The case with every text a few words longer, collated beside it so padding is exercised.
-
-    Same shape and roles as the case, so TRL processes it identically; strictly longer, so the
-    case row is the one that gets padded (unless both are cut to ``max_length``).
-    """
-    if case.shape == "string_pc":
-        return {"prompt": case.prompt + NEIGHBOUR_SUFFIX, "completion": case.completion + NEIGHBOUR_SUFFIX}
-    return {"messages": [{"role": m["role"], "content": m["content"] + NEIGHBOUR_SUFFIX}
-                         for m in case.conversation]}
-
-
-# (variant, item order, row of the case in the batch); 0 is the case, 1 the longer, 2 the shorter neighbour
-BATCH_LAYOUTS = (("alone", [0], 0), ("with_longer", [0, 1], 0), ("with_shorter", [0, 2], 0),
-                 ("after_shorter", [2, 0], 1), ("left_padded", [0, 1], 0))
-BATCH_VARIANTS = tuple(v for v, _, _ in BATCH_LAYOUTS)
-
-
-def shorter_case(case: Case) -> dict:
-    """The case with every text cut to its first half (at least one character), same roles."""
-    def cut(text: str) -> str:
-        return text[:max(1, len(text) // 2)] if text else text
-
-    if case.shape == "string_pc":
-        return {"prompt": cut(case.prompt), "completion": cut(case.completion)}
-    return {"messages": [{"role": m["role"], "content": cut(m["content"])} for m in case.conversation]}
-
-
-class Seen:
-    """Warnings seen so far in a capture block, live: logger records and Python warnings.
-
-    ``mark()``/``since(mark)`` give the warnings of one collator call, so a per-case warning
-    (``Could not find response key``) is attached to its own case and not to the next ones.
-    """
-
-    def __init__(self):
-        self.logged: list[str] = []
-        self.caught: list = []  # warnings.WarningMessage, appended by catch_warnings(record=True)
-
-    def mark(self) -> tuple[int, int]:
-        return len(self.logged), len(self.caught)
-
-    def since(self, mark: tuple[int, int]) -> list[str]:
-        logged, caught = mark
-        py = [str(w.message)[:400] for w in self.caught[caught:]
-              if not issubclass(w.category, (DeprecationWarning, FutureWarning))]
-        return self.logged[logged:] + py
-
-    def __iter__(self):
-        return iter(self.since((0, 0)))
-
-
-class _Collect(logging.Handler):
-    def __init__(self, sink: list[str]):
-        super().__init__(logging.WARNING)
-        self.messages = sink
-
-    def emit(self, record):
-        self.messages.append(record.getMessage()[:400])
-
-
-@contextlib.contextmanager
-def quiet_transformers():
-    """Keep transformers' stderr handler quiet inside the block (warnings are still captured per run)."""
-    root = logging.getLogger("transformers")
-    streams = [h for h in root.handlers if isinstance(h, logging.StreamHandler)]
-    for h in streams:
-        root.removeHandler(h)
-    try:
-        yield
-    finally:
-        for h in streams:
-            if h not in root.handlers:
-                root.addHandler(h)
-
-
-@contextlib.contextmanager
-def captured_warnings():
-    """Collect TRL/transformers log warnings and Python warnings raised inside the block (live)."""
-    seen = Seen()
-    handler = _Collect(seen.logged)
-    loggers = [logging.getLogger(n) for n in ("trl", "transformers")]
-    for lg in loggers:
-        lg.addHandler(handler)
-    _clear_warning_once_caches()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        seen.caught = caught
-        try:
-            yield seen
-        finally:
-            for lg in loggers:
-                lg.removeHandler(handler)
-
-
-def _clear_warning_once_caches():
-    """Forget every "warn once" a library remembers process-wide, so each run sees its own warnings.
-
-    transformers patches ``logging.Logger.warning_once``/``info_once`` (``functools.lru_cache``);
-    TRL logs through accelerate's ``MultiProcessAdapter``, which has its own cached ``warning_once``.
-    Without this, whether a verdict says "TRL warned" depends on which tokenizer ran first.
-    """
-    import importlib
-
-    holders = [logging.Logger, logging.LoggerAdapter]
-    for module, name in (("transformers.utils.logging", None), ("accelerate.logging", "MultiProcessAdapter")):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        holders.append(getattr(mod, name, None) if name else mod)
-    for holder in holders:
-        for attr in ("warning_once", "info_once", "warning_advice"):
-            fn = getattr(holder, attr, None)
-            if hasattr(fn, "cache_clear"):
-                fn.cache_clear()

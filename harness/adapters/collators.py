@@ -12,17 +12,15 @@
 from __future__ import annotations
 
 from harness.adapters import trl_driver
-from harness.adapters.base import (
-    PathAdapter,
-    captured_warnings,
-    lent_tokenizer,
-    neighbour_case,
-)
+from harness.adapters.base import PathAdapter
+from harness.adapters.lending import lent_tokenizer
+from harness.adapters.neighbours import neighbour_case
 from harness.adapters.trl_driver import row_of_batch
-from harness.clock import frozen_clock
-from harness.encoding import NotApplicable
-from harness.oracle import terminated
-from harness.timing import phase
+from harness.pipeline.clock import frozen_clock
+from harness.pipeline.encoding import NotApplicable
+from harness.pipeline.oracle import terminated
+from harness.pipeline.timing import phase
+from harness.pipeline.warnings_capture import captured_warnings
 
 
 class _OnlyModelInputs:

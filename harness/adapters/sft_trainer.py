@@ -17,16 +17,11 @@ import functools
 import tempfile
 
 from harness.adapters import trl_driver
-from harness.adapters.base import (
-    PathAdapter,
-    captured_warnings,
-    error_text,
-    lent_tokenizer,
-    neighbour_case,
-    quiet_transformers,
-    tiny_model,
-    without_dataset_fingerprints,
-)
+from harness.adapters.base import PathAdapter, error_text
+from harness.adapters.datasets_patch import without_dataset_fingerprints
+from harness.adapters.lending import lent_tokenizer
+from harness.adapters.neighbours import neighbour_case
+from harness.adapters.tiny_model import tiny_model
 from harness.adapters.trl_driver import (
     completion_scope,
     model_inputs,
@@ -35,12 +30,13 @@ from harness.adapters.trl_driver import (
     sft_config_fields,
     trainer_init_params,
 )
-from harness.cases import Case
-from harness.clock import frozen_clock
-from harness.encoding import NotApplicable
-from harness.invariance import PackedBatch
-from harness.timing import phase
-from harness.tokenizer_registry import LoadedTokenizer
+from harness.pipeline.cases import Case
+from harness.pipeline.clock import frozen_clock
+from harness.pipeline.encoding import NotApplicable
+from harness.pipeline.invariance import PackedBatch
+from harness.pipeline.timing import phase
+from harness.pipeline.warnings_capture import captured_warnings, quiet_transformers
+from harness.tokenizers.registry import LoadedTokenizer
 
 CASE_COLUMN = "sft_conformance_case_index"
 REMOVED = "SFTTrainer removed the example during dataset preparation"
@@ -49,16 +45,15 @@ REMOVED = "SFTTrainer removed the example during dataset preparation"
 class RowsRemoved(RuntimeError):
     """TRL removed rows of a group and keeps no index column: the cases are prepared one by one."""
 
-# Whether this TRL keeps an extra index column through dataset preparation (learned on the first
-# successful build, so later builds, and refusals, are not tried both ways).
-_INDEX_COLUMN_KEPT: dict[str, bool] = {}
-
-
 class SFTTrainerPath(PathAdapter):
     """Shared driver; subclasses say how a case becomes a dataset row and which options to set."""
 
     config: dict = {}
     required_fields: tuple[str, ...] = ()
+    # Whether this TRL keeps an extra index column through dataset preparation: learned on the first
+    # successful build, so later builds (and refusals) are not tried both ways. Per adapter instance;
+    # the runner's Session holds its own instances.
+    index_column_kept: bool | None = None
 
     def available(self) -> NotApplicable | None:
         fields = sft_config_fields()
@@ -199,7 +194,7 @@ class SFTTrainerPath(PathAdapter):
         """
         pad_with_eos_where_needed(tok)
         plain = [{k: v for k, v in r.items() if k != CASE_COLUMN} for r in rows]
-        modes = {True: (rows,), False: (plain,), None: (rows, plain)}[_INDEX_COLUMN_KEPT.get("kept")]
+        modes = {True: (rows,), False: (plain,), None: (rows, plain)}[self.index_column_kept]
         error = None
         for data in modes:
             try:
@@ -210,11 +205,11 @@ class SFTTrainerPath(PathAdapter):
                 continue
             prepared = trainer.train_dataset
             if CASE_COLUMN in prepared.column_names:
-                _INDEX_COLUMN_KEPT["kept"] = True
+                self.index_column_kept = True
                 return trainer, {int(v): k for k, v in enumerate(prepared[CASE_COLUMN])}
             if data is rows:  # the index column was dropped: retry without it to map by position
                 continue
-            _INDEX_COLUMN_KEPT["kept"] = False
+            self.index_column_kept = False
             if len(prepared) == len(rows):
                 return trainer, {int(r[CASE_COLUMN]): k for k, r in enumerate(rows)}
             if len(rows) == 2:  # one case and its neighbour: prepare the case alone to see which was removed
@@ -226,8 +221,8 @@ class SFTTrainerPath(PathAdapter):
         raise error
 
     def dropped(self, lt, case, scope, seen):
-        from harness.adapters.base import provenance
-        from harness.encoding import Encoding
+        from harness.adapters.versions import provenance
+        from harness.pipeline.encoding import Encoding
 
         return Encoding(lt.id, self.path, case.id, scope, warnings=list(seen), provenance=provenance(lt),
                         dropped=REMOVED)

@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from conformance.rules.data import MIXED, Reference, Token
-from harness.cases import Case
-from harness.clock import frozen_clock
-from harness.tokenizer_registry import LoadedTokenizer
+from harness.pipeline.cases import Case
+from harness.pipeline.clock import frozen_clock
+from harness.tokenizers.registry import LoadedTokenizer
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from harness import expectations as exp
-from harness import report as report_mod
+from harness.pipeline import expectations as exp
+from harness.views import report as report_mod
 
 HEADER = """\
 # Known upstream behaviours, applied by the conformance suite as xfail(strict=True).

@@ -14,8 +14,8 @@ import html
 from collections import defaultdict
 from pathlib import Path
 
-from harness import matrix
-from harness.report import effective_status
+from harness.views import matrix
+from harness.views.report import effective_status
 
 esc = html.escape
 

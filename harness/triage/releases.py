@@ -1,6 +1,6 @@
 """``sft-conformance releases``: the whole suite on every final TRL release in a range.
 
-Each release gets a throwaway uv environment (``harness/release_envs.py``: CPU torch, ``trl==X``,
+Each release gets a throwaway uv environment (``harness/triage/release_envs.py``: CPU torch, ``trl==X``,
 its companion pins, this repository editable) and one ``sft-conformance run`` in it, whose JSON
 report lands in ``reports/releases/trl-X.json``. The 17 tox lines stay the quick matrix; this is
 the release-granular one, merged by ``sft-conformance matrix 'reports/releases/*.json'``.
@@ -28,8 +28,15 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from harness import report as report_mod
-from harness.release_envs import ROOT, EnvError, build_env, declared_requirement, env_name, pypi_releases
+from harness.triage.release_envs import (
+    ROOT,
+    EnvError,
+    build_env,
+    declared_requirement,
+    env_name,
+    pypi_releases,
+)
+from harness.views import report as report_mod
 
 DEFAULT_REPORTS = ROOT / "reports" / "releases"
 DEFAULT_ENVS = ROOT / ".release-envs"

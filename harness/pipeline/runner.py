@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness import adapters, tokenizer_registry
-from harness.adapters.base import library_versions
-from harness.cases import Case, load_cases
-from harness.encoding import NOT_APPLICABLE, Encoding, NotApplicable, Verdict
-from harness.oracle import Oracle, OracleError, oracle_for
+from harness import adapters
+from harness.adapters.versions import library_versions
+from harness.pipeline.cases import Case, load_cases
+from harness.pipeline.encoding import NOT_APPLICABLE, Encoding, NotApplicable, Verdict
+from harness.pipeline.oracle import Oracle, OracleError, oracle_for
+from harness.tokenizers import registry as tokenizer_registry
 
 
 @dataclass
@@ -61,7 +62,12 @@ class Session:
         return lt.memo["catalog_alias"] or tokenizer_id
 
     def adapter(self, path: str):
-        return self._adapters.get(path) or adapters.get(path)
+        """This session's instance of the path's adapter (what it learns about the installed TRL stays here)."""
+        if path not in self._adapters:
+            import copy
+
+            self._adapters[path] = copy.copy(adapters.get(path))
+        return self._adapters[path]
 
     def encodings(self, tokenizer_id: str, path: str) -> dict[str, Encoding | NotApplicable]:
         key = (tokenizer_id, path)
@@ -143,7 +149,7 @@ class Session:
                 "dropped": enc.dropped, "warnings": enc.warnings[:5]}
 
     def records(self, tokenizer_ids, paths, rules, expectations=()) -> list[Record]:
-        from harness import expectations as exp
+        from harness.pipeline import expectations as exp
 
         versions = library_versions()
         expectations = expectations if isinstance(expectations, exp.Expectations) else exp.Expectations(expectations)
@@ -192,9 +198,9 @@ class Session:
     def modifier_records(self, tokenizer_ids, paths, expectations=(), modifiers=None) -> list[Record]:
         """MOD-001 per case and MOD-002/MOD-003 per batch (case ``*``), for every modifier of every path."""
         from conformance.rules import BATCH_RULES
-        from harness import expectations as exp
         from harness.adapters.sft_trainer import MODIFIERS
-        from harness.invariance import documents, packed_differences
+        from harness.pipeline import expectations as exp
+        from harness.pipeline.invariance import documents, packed_differences
 
         versions = library_versions()
         expectations = expectations if isinstance(expectations, exp.Expectations) else exp.Expectations(expectations)

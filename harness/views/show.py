@@ -6,7 +6,7 @@ shown as ``text(id, label)``; ``--plain`` gives one line per token for terminals
 
 from __future__ import annotations
 
-from harness.encoding import IGNORE_INDEX, Encoding
+from harness.pipeline.encoding import IGNORE_INDEX, Encoding
 
 GREEN, RED, GREY, RESET = "\033[32m", "\033[31m", "\033[90m", "\033[0m"
 

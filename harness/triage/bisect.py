@@ -1,6 +1,6 @@
 """``sft-conformance bisect``: the first bad and first good TRL release for one finding.
 
-The finding becomes a repro script (``harness/repro.py``); each candidate release gets a
+The finding becomes a repro script (``harness/triage/repro.py``); each candidate release gets a
 throwaway uv environment (the same CPU torch, the companion pins of
 ``constraints/trl-pins.yaml``) in which the script runs. Its exit code is the verdict:
 0 pass, 1 fail, 2 not applicable (no such path), 3 TRL refused the input.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from harness.release_envs import EnvError, build_env, env_name, pypi_releases
+from harness.triage.release_envs import EnvError, build_env, env_name, pypi_releases
 
 OUTCOMES = {0: "pass", 1: "fail", 2: "not applicable", 3: "refused"}
 BisectError = EnvError  # something the user must fix (no uv, no release list, no known bad release)
@@ -94,7 +94,7 @@ class Bisector:
 def bisect(finding, between: tuple[str, str], bad: str | None = None, envs: Path | None = None,
            releases: list[str] | None = None, log=print, extra: tuple[str, ...] = ()) -> Result:
     """Find first bad / first good between two releases; see the module docstring."""
-    from harness import bug_catalog, repro
+    from harness.triage import bug_catalog, repro
 
     t0 = time.perf_counter()
     lo, hi = (Version(v) for v in between)
@@ -128,7 +128,7 @@ def bisect(finding, between: tuple[str, str], bad: str | None = None, envs: Path
 
 def _pivot(b: Bisector, candidates: list[str], bad: str | None, finding) -> str:
     """A release where the finding fails: given, catalogued, or one of the two ends."""
-    from harness import bug_catalog
+    from harness.triage import bug_catalog
 
     if bad:
         if bad not in candidates:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from harness import adapters
 from harness.adapters import repro_snippets
-from harness.cases import Case, load_cases
-from harness.oracle import OracleError, oracle_for
-from harness.runner import reference_case
+from harness.pipeline.cases import Case, load_cases
+from harness.pipeline.oracle import OracleError, oracle_for
+from harness.pipeline.runner import reference_case
 
 
 class FindingError(ValueError):
@@ -122,8 +122,8 @@ def _engine_literal() -> str:
 
 def _rows(adapter, case: Case, lt) -> list[dict]:
     """[case row, neighbour row] exactly as the adapter gives them to TRL."""
-    from harness.adapters.base import neighbour_case
     from harness.adapters.collators import ChatMLCollatorPath, CompletionOnlyCollatorPath
+    from harness.adapters.neighbours import neighbour_case
 
     if isinstance(adapter, ChatMLCollatorPath):
         return [{"messages": list(case.conversation)}, neighbour_case(case)]
@@ -241,8 +241,8 @@ if __name__ == "__main__":
 def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, reference: str = "") -> Path:
     """Write ``<out_dir>/<slug>.py`` and the tokenizer folder it loads; return the script path."""
     from conformance.rules import RULES
-    from harness import tokenizer_registry
-    from harness.adapters.base import library_versions
+    from harness.adapters.versions import library_versions
+    from harness.tokenizers import registry as tokenizer_registry
 
     if finding.rule not in RULES:
         raise FindingError(f"finding {finding}: unknown rule {finding.rule!r}; known: {', '.join(RULES)}")
@@ -305,7 +305,7 @@ def _write_tokenizer(lt, folder: Path) -> Path:
     import json
     import shutil
 
-    from harness import provision
+    from harness.tokenizers import provision
 
     source = provision.tokenizer_dir(lt.id) if any(e.id == lt.id for e in provision.catalog()) else None
     if source is None and Path(lt.id).is_dir():

@@ -13,8 +13,9 @@ import copy
 import dataclasses
 
 from conformance.rules.base import expected_trained
-from harness.encoding import IGNORE_INDEX, Encoding
-from harness.oracle import Oracle
+from harness.pipeline.encoding import IGNORE_INDEX, Encoding
+from harness.pipeline.oracle import Oracle
+
 
 def reference_encoding(oracle: Oracle, scope: str, path: str = "reference", pad_id: int = 0,
                        n_pad: int = 3, decode=None) -> Encoding:

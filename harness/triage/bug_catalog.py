@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-CATALOG = Path(__file__).resolve().parent.parent / "cases" / "bugs" / "upstream.yaml"
+CATALOG = Path(__file__).resolve().parents[2] / "cases" / "bugs" / "upstream.yaml"
 _KEYS = {"id", "title", "upstream", "finding", "cases", "lines", "removed_in", "bisect"}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.encoding import Encoding
+from harness.pipeline.encoding import Encoding
 
 
 def trained_view(enc: Encoding) -> list[tuple[int, int]]:

@@ -15,10 +15,12 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 
-from harness import adapters, tokenizer_registry
-from harness.cases import Case
-from harness.encoding import NotApplicable
-from harness.oracle import chat_oracle
+from harness import adapters
+from harness.adapters import lending
+from harness.pipeline.cases import Case
+from harness.pipeline.encoding import NotApplicable
+from harness.pipeline.oracle import chat_oracle
+from harness.tokenizers import registry as tokenizer_registry
 
 # PASS thresholds, relative to the loss before training.
 RESPONSE_MIN_DROP = 0.5      # response loss must fall by at least 50 %
@@ -124,7 +126,7 @@ def run_check(tokenizer_id: str = "synthetic-chatml", path: str = "completion_on
     torch.use_deterministic_algorithms(True, warn_only=True)
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
-    tok = adapters.base.working_copy(lt)
+    tok = lending.working_copy(lt)
     cfg = LlamaConfig(vocab_size=max(len(tok), tok.vocab_size), hidden_size=64, intermediate_size=128,
                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
                       max_position_embeddings=256, tie_word_embeddings=False)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.encoding import IGNORE_INDEX, Encoding
-from harness.show import escape
+from harness.pipeline.encoding import IGNORE_INDEX, Encoding
+from harness.views.show import escape
 
 MASK = "·masked"
-SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "snapshots"
+SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "snapshots"
 TAKEN_WITH = SNAPSHOT_DIR / "TAKEN_WITH"
 
 

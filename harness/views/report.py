@@ -9,8 +9,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from harness.adapters.base import library_versions
-from harness.runner import Record
+from harness.adapters.versions import library_versions
+from harness.pipeline.runner import Record
 
 SCHEMA_VERSION = 1
 STATUS_ORDER = ("pass", "fail", "xfail", "undecidable", "not_applicable")

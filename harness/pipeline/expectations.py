@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "conformance" / "expectations" / "trl.yaml"
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "conformance" / "expectations" / "trl.yaml"
 KEYS = {"rule", "tokenizer", "path", "modifier", "case", "trl", "transformers", "issue", "pr", "url", "reason", "note"}
 
 

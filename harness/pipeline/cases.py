@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from harness.path_ids import PATH_IDS
+from harness.pipeline.path_ids import PATH_IDS
 
 ROLES = ("system", "user", "assistant")
 SHAPES = ("string_pc", "conversation")
@@ -24,7 +24,7 @@ CASE_KEYS = {
     "max_length", "response_template", "regression",
 }
 REGRESSION_KEYS = {"repo", "issue", "pr", "url", "note"}
-DEFAULT_CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+DEFAULT_CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 
 
 class CaseError(ValueError):

@@ -13,7 +13,7 @@ import html
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from harness import report as report_mod
+from harness.views import report as report_mod
 
 SYMBOLS = (("pass", "✓"), ("fail", "✗"), ("xfail", "x"), ("xpass", "XPASS"), ("undecidable", "?"))
 
@@ -41,7 +41,7 @@ def build(reports: list[dict], expectations_file: str | None = None) -> dict:
     """
     from packaging.version import Version
 
-    from harness import expectations as exp
+    from harness.pipeline import expectations as exp
 
     known = exp.load(expectations_file)
 

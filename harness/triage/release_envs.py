@@ -21,7 +21,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PINS = ROOT / "constraints" / "trl-pins.yaml"
 TORCH = "torch==2.13.0"
 
