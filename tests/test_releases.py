@@ -205,3 +205,9 @@ def test_every_tox_line_installs_what_the_companion_pins_say():
         pins = release_envs.companion_pins(version)
         missing = [r for r in extra if r not in pins and r != "rich"]  # rich: a console extra, no behaviour
         assert not missing, f"tox trl-{factor} installs {missing} that constraints/trl-pins.yaml lacks for {version}"
+
+
+def test_a_transformers_axis_value_replaces_the_companion_pin():
+    reqs = release_envs.requirements("0.19.1", ("transformers==5.0.0",))
+    assert "transformers<5" not in reqs and "transformers==5.0.0" in reqs and "trl==0.19.1" in reqs
+    assert "transformers<5" in release_envs.requirements("0.19.1")

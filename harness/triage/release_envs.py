@@ -61,16 +61,47 @@ def pypi_releases(package: str = "trl") -> list[str]:
     return sorted(out, key=Version)
 
 
+def _requires_dist(package: str, version: str) -> list[str]:
+    """``Requires-Dist`` of a release: PyPI's per-release JSON, else the wheel's own METADATA (mirrors of
+    PyPI may serve only the project JSON and the files)."""
+    import io
+    import urllib.parse
+    import zipfile
+
+    try:
+        return _pypi_json(f"https://pypi.org/pypi/{package}/{version}/json")["info"].get("requires_dist") or []
+    except EnvError:
+        pass
+    base = f"https://pypi.org/pypi/{package}/json"
+    files = _pypi_json(base)["releases"].get(version) or []
+    wheel = next((f for f in files if f["filename"].endswith(".whl")), None)
+    if wheel is None:
+        raise EnvError(f"{package}=={version}: no wheel to read its requirements from")
+    try:
+        with urllib.request.urlopen(urllib.parse.urljoin(base, wheel["url"]), timeout=60) as resp:
+            archive = zipfile.ZipFile(io.BytesIO(resp.read()))
+    except OSError as exc:
+        raise EnvError(f"cannot download {wheel['filename']}: {exc}") from None
+    meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    text = archive.read(meta).decode("utf-8")
+    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")]
+
+
 def declared_requirement(package: str, version: str, dependency: str) -> SpecifierSet:
     """The specifier ``package==version`` declares for ``dependency`` (empty: any version)."""
-    data = _pypi_json(f"https://pypi.org/pypi/{package}/{version}/json")
     from packaging.requirements import Requirement
 
-    for line in data["info"].get("requires_dist") or []:
+    for line in _requires_dist(package, version):
         req = Requirement(line)
         if req.name.lower() == dependency.lower() and (req.marker is None or req.marker.evaluate({"extra": ""})):
             return req.specifier
     return SpecifierSet()
+
+
+def _requirement_name(requirement: str) -> str:
+    from packaging.requirements import Requirement
+
+    return Requirement(requirement).name.lower()
 
 
 def uv() -> str:
@@ -83,6 +114,14 @@ def uv() -> str:
 def env_name(version: str, extra: tuple[str, ...] = ()) -> str:
     tag = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in "+".join(extra))
     return f"trl-{version}" + (f"-{tag}" if tag else "")
+
+
+def requirements(version: str, extra: tuple[str, ...] = (), harness: bool = False) -> list[str]:
+    """What an environment for ``trl==version`` installs; an ``extra`` requirement (the transformers
+    axis) replaces the companion pin of the same library."""
+    held = {_requirement_name(r) for r in extra}
+    reqs = [TORCH, f"trl=={version}", *(p for p in companion_pins(version) if _requirement_name(p) not in held), *extra]
+    return reqs + (["-e", f"{ROOT}[provision]"] if harness else [])
 
 
 def build_env(env: Path, version: str, extra: tuple[str, ...] = (), harness: bool = False) -> tuple[Path, float]:
@@ -99,9 +138,7 @@ def build_env(env: Path, version: str, extra: tuple[str, ...] = (), harness: boo
         return python, 0.0
     shutil.rmtree(env, ignore_errors=True)
     tool = uv()
-    reqs = [TORCH, f"trl=={version}", *companion_pins(version), *extra]
-    if harness:
-        reqs += ["-e", f"{ROOT}[provision]"]
+    reqs = requirements(version, extra, harness)
     links = os.environ.get("UV_FIND_LINKS") or os.environ.get("PIP_FIND_LINKS", "")
     try:
         subprocess.run([tool, "venv", "-q", "-p", sys.executable, str(env)], check=True, capture_output=True,
