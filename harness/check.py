@@ -238,8 +238,10 @@ def _chat_rendering(text: str, lt) -> tuple[bool, str]:
     starts_with_bos = bool(bos) and text.startswith(bos)
     rendered = starts_with_bos or bool(lt.eot_token and lt.eot_token != tok.eos_token and lt.eot_token in text)
     if starts_with_bos:
-        ids = tok("a").input_ids
-        if ids and ids[0] == tok.bos_token_id:  # the tokenizer adds its own BOS: the reference keeps one
+        if "adds_bos" not in lt.memo:  # asked once per tokenizer, not per row
+            ids = tok("a").input_ids
+            lt.memo["adds_bos"] = bool(ids) and ids[0] == tok.bos_token_id
+        if lt.memo["adds_bos"]:  # the tokenizer adds its own BOS: the reference keeps one
             text = text[len(bos):]
     return rendered, text
 

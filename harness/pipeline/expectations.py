@@ -62,6 +62,11 @@ class Expectations(list):
         super().__init__(entries)
         self._applying: dict[tuple, list[Expectation]] = {}
 
+    @classmethod
+    def of(cls, entries) -> Expectations:
+        """``entries`` as an ``Expectations`` (itself when it already is one, keeping its memory)."""
+        return entries if isinstance(entries, cls) else cls(entries)
+
     def applying(self, rule: str, versions: dict, modifier: str = "") -> list[Expectation]:
         key = (rule, versions.get("trl"), versions.get("transformers"), bool(modifier), len(self))
         if key not in self._applying:

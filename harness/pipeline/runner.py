@@ -152,7 +152,7 @@ class Session:
         from harness.pipeline import expectations as exp
 
         versions = library_versions()
-        expectations = expectations if isinstance(expectations, exp.Expectations) else exp.Expectations(expectations)
+        expectations = exp.Expectations.of(expectations)
         out = []
         for tid in tokenizer_ids:
             known_as = self.expectation_tokenizer(tid)
@@ -164,7 +164,6 @@ class Session:
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None))
         return out
-
 
     def modifier_batches(self, tokenizer_id: str, path: str, modifier: str):
         """(cases, plain encodings, packed batches) of every case that applies, laid out by ``modifier``
@@ -203,9 +202,10 @@ class Session:
         from harness.pipeline.invariance import documents, packed_differences
 
         versions = library_versions()
-        expectations = expectations if isinstance(expectations, exp.Expectations) else exp.Expectations(expectations)
+        expectations = exp.Expectations.of(expectations)
         out = []
         for tid in tokenizer_ids:
+            known_as = self.expectation_tokenizer(tid)
             for path in paths:
                 for modifier in modifiers or MODIFIERS:
                     built = self.modifier_batches(tid, path, modifier)
@@ -222,7 +222,6 @@ class Session:
                                          next((v for v in verdicts if v.status == "pass"), verdicts[0]))
                             rows.append((rule_id, "*", worst))
                     for rule_id, case_id, v in rows:
-                        known_as = self.expectation_tokenizer(tid)
                         e = exp.find(expectations, rule_id, known_as, path, case_id, versions, modifier) or (
                             exp.find(expectations, rule_id, known_as, path, "*", versions, modifier))
                         if e and v.status == "pass" and rule_id == "MOD-001" and diffs:

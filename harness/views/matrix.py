@@ -50,6 +50,8 @@ def build(reports: list[dict], expectations_file: str | None = None) -> dict:
     axis: dict[str, dict[tuple, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))  # trl -> key -> tf -> status
     series = [r for r in reports if r["run_info"].get("axis") != "transformers"]
     in_series = {id(r) for r in series}
+    # TRL releases run with several transformers releases: only their records feed the transformers findings
+    on_axis = {r["run_info"]["libraries"].get("trl") for r in reports if r["run_info"].get("axis") == "transformers"}
     for rep in reports:
         libs = rep["run_info"]["libraries"]
         row = f"trl {libs.get('trl')} (transformers {libs.get('transformers')})"
@@ -69,7 +71,8 @@ def build(reports: list[dict], expectations_file: str | None = None) -> dict:
             counts[col][status] += 1
             if rec["status"] in ("pass", "fail"):
                 key = (rec["rule"], where, rec["tokenizer"], rec["case"])
-                axis[libs.get("trl")][key][libs.get("transformers")] = rec["status"]
+                if libs.get("trl") in on_axis:
+                    axis[libs.get("trl")][key][libs.get("transformers")] = rec["status"]
                 if id(rep) in in_series:
                     timeline[key][libs.get("trl")] = rec["status"]
         for col, c in counts.items():
