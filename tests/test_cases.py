@@ -10,7 +10,7 @@ import pytest
 from harness.pipeline.cases import CaseError, load_case_file, load_cases
 
 REQUIRED_TAGS = {"single-turn", "system", "multi-turn", "empty", "whitespace", "unicode", "rtl", "truncation",
-                 "boundary-merge", "injection", "tutorial"}
+                 "boundary-merge", "injection", "tutorial", "reasoning", "tools", "template-kwargs"}
 
 
 def test_golden_cases_load_and_cover_the_issue_list():
@@ -70,6 +70,36 @@ def _write(tmp_path: Path, body: str) -> Path:
          prompt: "no template here"
          completion: "b"
      """, "cases[0] (id x).response_template"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         messages:
+           - {role: user, content: hi}
+           - {role: assistant, content: "", tool_calls: [{type: function, function: {arguments: {}}}]}
+     """, "cases[0] (id x).messages[1].tool_calls[0]"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         messages:
+           - {role: user, content: hi, tool_calls: []}
+     """, "cases[0] (id x).messages[0].tool_calls"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         tools: [{type: function, function: {name: f}}]
+         prompt: "a"
+         completion: "b"
+     """, "cases[0] (id x).tools"),
+    ("""
+     cases:
+       - id: x
+         description: d
+         chat_template_kwargs: [enable_thinking]
+         messages: [{role: user, content: hi}]
+     """, "cases[0] (id x).chat_template_kwargs"),
     ("cases: {}\n", "cases: expected a top-level"),
     ("cases: [\n", "not valid YAML"),
 ])

@@ -58,3 +58,46 @@ def test_empty_completion_has_only_the_terminator():
     orc = oracle_for(CASES["chat_empty_completion"], lt)
     assert not [t for t in orc.tokens if t.message == 1 and t.role == "content"]
     assert orc.terminators[1] == max(i for i, t in enumerate(orc.tokens) if t.role == "eot")
+
+
+def _text(orc, lt, **match):
+    return "".join(lt.tokenizer.decode([t.id]) for t in orc.tokens
+                   if all(getattr(t, k) == v for k, v in match.items()))
+
+
+def test_reasoning_the_template_keeps_is_trained_and_what_it_drops_is_absent():
+    """Qwen3 keeps the thinking of the last assistant turn and drops that of earlier ones."""
+    lt = tokenizer_registry.load("qwen3")
+    orc = chat_oracle(CASES["chat_reasoning_field_two_turns"], lt)
+    assert "After two comes three" in _text(orc, lt, message=3, role="reasoning")
+    assert "Two is the smallest prime" not in orc.text  # dropped by the template, so not in the reference
+    assert _text(orc, lt, message=3, role="content") == "Three."
+    assert not [t for t in orc.tokens if t.message == 1 and t.role == "reasoning"]
+
+
+def test_tool_calls_are_assistant_content_and_tool_results_are_their_own_speaker():
+    lt = tokenizer_registry.load("qwen2.5")
+    orc = chat_oracle(CASES["chat_tool_call_then_answer"], lt)
+    call = _text(orc, lt, message=1, role="content")
+    assert call.startswith("<tool_call>") and '"Paris"' in call and call.endswith("</tool_call>")
+    assert orc.tokens[orc.terminators[1]].id == lt.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert '"temperature_c": 18' in _text(orc, lt, message=2, speaker="tool")
+    assert "get_weather" in _text(orc, lt, message=0, role="header")  # definitions: scaffolding of the prompt
+
+
+def test_harmony_tool_call_ends_with_call_token():
+    lt = tokenizer_registry.load("gpt-oss")
+    orc = chat_oracle(CASES["chat_tool_call_then_answer"], lt)
+    assert lt.tokenizer.decode([orc.tokens[orc.terminators[1]].id]) == "<|call|>"
+    assert lt.tokenizer.decode([orc.tokens[orc.terminators[3]].id]) == "<|return|>"
+    assert '"Paris"' in _text(orc, lt, message=1, role="content")
+
+
+def test_template_that_drops_tool_calls_is_undecidable_not_guessed():
+    import pytest
+
+    from harness.pipeline.oracle import OracleUndecidable
+
+    lt = tokenizer_registry.load("synthetic-chatml")  # its template writes content only
+    with pytest.raises(OracleUndecidable, match="not in the render"):
+        chat_oracle(CASES["chat_tool_call_then_answer"], lt)

@@ -63,6 +63,11 @@ SEEDED = [
     ("DROP-001", "synthetic-chatml", "chat_single_turn", "completion", seeding.drop_row, {}),
     ("DROP-001", "synthetic-no-template", "pc_plain", "completion", seeding.drop_row, {}),
     ("DROP-002", "synthetic-chatml", "chat_prompt_fills_max_length", "completion", seeding.drop_row, {}),
+    # tool-calling and reasoning data, on catalog templates that render tools / keep thinking
+    ("MASK-002", "qwen2.5", "chat_tool_call_then_answer", "assistant", seeding.train_tool_result, {}),
+    ("MULTI-001", "qwen2.5", "chat_tool_calls_two_steps", "assistant", seeding.mask_tool_call, {}),
+    ("MASK-003", "qwen2.5", "conv_pc_tool_call_completion", "completion", seeding.mask_tool_call, {}),
+    ("MASK-003", "qwen3", "chat_reasoning_field", "completion", seeding.mask_reasoning, {}),
 ]
 
 

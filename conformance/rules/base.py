@@ -160,7 +160,7 @@ def expected_trained(ref: Reference, scope: str) -> list[int]:
     """Reference indices a correct pipeline trains under ``scope`` (what the oracle says must be learned).
 
     ``full``: every token; string view: the completion and its EOS; chat view: an assistant
-    message's preamble, content, end of turn and separator, for every assistant message
+    message's preamble, kept thinking, content, end of turn and separator, for every assistant message
     (``assistant``) or the final one (``completion``/``last_assistant``).
     """
     out = []
@@ -169,7 +169,7 @@ def expected_trained(ref: Reference, scope: str) -> list[int]:
             keep = True
         elif ref.view == "string":
             keep = t.role in ("completion", "eos", MIXED)
-        elif t.role not in ("preamble", "content", "eot", "sep"):
+        elif t.role not in ("preamble", "reasoning", "content", "eot", "sep"):
             keep = False
         elif scope == "assistant":
             keep = t.speaker == "assistant"

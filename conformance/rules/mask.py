@@ -44,17 +44,18 @@ def _forbidden(ctx: Context) -> tuple[list[int], list[int]]:
             if t.role == "prompt":
                 forbidden.append(p)
         elif scope == "assistant":
-            if t.speaker in ("system", "user"):
+            if t.speaker in ("system", "user", "tool"):
                 forbidden.append(p)
         elif t.message != ctx.final_message():
             forbidden.append(p)
     return forbidden, unsure
 
 
-@rule("MASK-002", "prompt / system / user tokens are -100", MASKED_SCOPES)
+@rule("MASK-002", "prompt / system / user / tool-result tokens are -100", MASKED_SCOPES)
 def prompt_masked(ctx: Context):
     """On completion-only paths the loss must not include any token of the prompt (system and user
-    messages, earlier turns of the prompt, BOS). Typed template markers must not move this boundary."""
+    messages, tool results and definitions, earlier turns of the prompt, BOS). Typed template markers must not
+    move this boundary."""
     forbidden, unsure = _forbidden(ctx)
     bad = [p for p in forbidden if ctx.trained(p)]
     note = f"; {len(unsure)} token(s) span the join and are undecidable" if unsure else ""
@@ -65,12 +66,13 @@ def prompt_masked(ctx: Context):
 
 @rule("MASK-003", "every token of the final completion / assistant answer is trained")
 def completion_trained(ctx: Context):
-    """The answer itself is what SFT teaches; a masked or missing answer token is silently lost."""
+    """The answer itself is what SFT teaches; a masked or missing answer token is silently lost. In a
+    conversation the answer is the final message's content, its tool calls and the thinking its template keeps."""
     final = ctx.final_message()
     if final is None:
         return not_applicable("the conversation does not end with an assistant message (MULTI-001 covers earlier turns)")
-    role = "completion" if ctx.ref.view == "string" else "content"
-    present, unsure, missing = ctx.required_positions((role,), [final])
+    roles = ("completion",) if ctx.ref.view == "string" else ("content", "reasoning")
+    present, unsure, missing = ctx.required_positions(roles, [final])
     if not present and not missing:
         return not_applicable("empty completion: only the end-of-turn token is left to train (EOS-002)")
     untrained = [p for p in present if not ctx.trained(p)]

@@ -19,7 +19,7 @@ def every_turn_trained(ctx: Context):
         return not_applicable("no assistant turn besides the final one")
     bad, lost, report = [], [], {}
     for m in turns:
-        present, _, missing = ctx.required_positions(("content",), [m])
+        present, _, missing = ctx.required_positions(("content", "reasoning"), [m])
         untrained = [p for p in present if not ctx.trained(p)]
         report[f"message {m}"] = (f"{len(present) - len(untrained)}/{len(present) + len(missing)} trained"
                                   + (f", {len(missing)} missing from the sequence" if missing else ""))

@@ -17,7 +17,7 @@ from harness.adapters.datasets_patch import without_dataset_fingerprints
 from harness.adapters.lending import lent_tokenizer
 from harness.adapters.neighbours import BATCH_LAYOUTS, neighbour_case, shorter_case
 from harness.adapters.versions import provenance
-from harness.pipeline.cases import Case
+from harness.pipeline.cases import Case, for_tokenizer
 from harness.pipeline.encoding import Encoding, NotApplicable
 from harness.pipeline.warnings_capture import captured_warnings, quiet_transformers
 from harness.tokenizers.registry import LoadedTokenizer
@@ -62,7 +62,11 @@ class PathAdapter:
         out: dict[str, Encoding | NotApplicable] = {}
         missing = self.available()
         todo = []
-        for case in cases:
+        for original in cases:
+            case = for_tokenizer(original, lt)
+            if isinstance(case, str):  # a {bos}/{eos}/{eot} this tokenizer lacks
+                out[original.id] = NotApplicable(case)
+                continue
             reason = missing or self.accepts(case, lt)
             if reason:
                 out[case.id] = reason
@@ -126,6 +130,9 @@ class PathAdapter:
         one, and beside the longer one with the tokenizer set to left padding. One TRL preparation
         serves all five; the trained tokens must be the same in every one of them.
         """
+        case = for_tokenizer(case, lt)
+        if isinstance(case, str):
+            return NotApplicable(case)
         reason = self.available() or self.accepts(case, lt)
         if reason:
             return reason

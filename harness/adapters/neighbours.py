@@ -16,8 +16,7 @@ def neighbour_case(case: Case) -> dict:
     """
     if case.shape == "string_pc":
         return {"prompt": case.prompt + NEIGHBOUR_SUFFIX, "completion": case.completion + NEIGHBOUR_SUFFIX}
-    return {"messages": [{"role": m["role"], "content": m["content"] + NEIGHBOUR_SUFFIX}
-                         for m in case.conversation]}
+    return {"messages": [{**m, "content": m["content"] + NEIGHBOUR_SUFFIX} for m in case.conversation]}
 
 
 # (variant, item order, row of the case in the batch); 0 is the case, 1 the longer, 2 the shorter neighbour
@@ -35,4 +34,4 @@ def shorter_case(case: Case) -> dict:
 
     if case.shape == "string_pc":
         return {"prompt": cut(case.prompt), "completion": cut(case.completion)}
-    return {"messages": [{"role": m["role"], "content": cut(m["content"])} for m in case.conversation]}
+    return {"messages": [{**m, "content": cut(m["content"])} for m in case.conversation]}

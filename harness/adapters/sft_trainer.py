@@ -75,6 +75,10 @@ class SFTTrainerPath(PathAdapter):
     def scope(self, trainer) -> str:
         return "full"
 
+    def columns(self, case: Case) -> dict:
+        """The row's ``tools`` / ``chat_template_kwargs`` columns, which TRL passes to the chat template."""
+        return case.extra_columns
+
     def options(self, modifier: dict | None = None) -> dict:
         """The SFTConfig fields this path sets (plus a modifier's)."""
         return {**self.config, **(modifier or {})}
@@ -85,10 +89,15 @@ class SFTTrainerPath(PathAdapter):
         return trl_driver.make_trainer(model, tok, rows, out_dir, self.options(modifier), max_length, **training_args)
 
     def encode_group(self, lt, cases, max_length):
+        kinds = {}  # cases whose rows have different columns go into different datasets: `Dataset.from_list`
+        for case in cases:  # takes its columns from the first row, so a later row's `tools` would vanish
+            kinds.setdefault(tuple(sorted(self.columns(case))), []).append(case)
+        if len(kinds) > 1:
+            return {k: v for group in kinds.values() for k, v in self.encode_group(lt, group, max_length).items()}
         rows = []
         for i, case in enumerate(cases):  # each case, then its neighbour under index -(i + 1)
-            rows.append({**self.row(case, lt), CASE_COLUMN: i})
-            rows.append({**self.neighbour_row(case, lt), CASE_COLUMN: -(i + 1)})
+            rows.append({**self.row(case, lt), **self.columns(case), CASE_COLUMN: i})
+            rows.append({**self.neighbour_row(case, lt), **self.columns(case), CASE_COLUMN: -(i + 1)})
         with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
               frozen_clock()):
             trainer, index = self._prepare(tok, rows, tmp, max_length)
@@ -108,10 +117,10 @@ class SFTTrainerPath(PathAdapter):
         return out
 
     def batch_collator(self, lt, tok, case, neighbours):
-        rows = [{**self.row(case, lt), CASE_COLUMN: 0}]
+        rows = [{**self.row(case, lt), **self.columns(case), CASE_COLUMN: 0}]
         for k, n in enumerate(neighbours, start=1):
             rows.append({**self.row(dataclasses.replace(case, id=f"n{k}", paths=None, **_as_case_fields(n)), lt),
-                         CASE_COLUMN: k})
+                         **self.columns(case), CASE_COLUMN: k})
         with tempfile.TemporaryDirectory() as tmp, frozen_clock():
             trainer, index = self._prepare(tok, rows, tmp, case.max_length)
         if len(index) != len(rows):
@@ -164,9 +173,10 @@ class SFTTrainerPath(PathAdapter):
             options[trl_driver.length_field()] = None
             max_length = None
         batches = []
-        for shape in dict.fromkeys(c.shape for c in cases):  # a dataset holds one data shape
-            group = [c for c in cases if c.shape == shape]
-            rows = [self.row(c, lt) for c in group]
+        kind = lambda c: (c.shape, tuple(sorted(self.columns(c))))  # noqa: E731
+        for shape in dict.fromkeys(map(kind, cases)):  # a dataset holds one data shape and one column set
+            group = [c for c in cases if kind(c) == shape]
+            rows = [{**self.row(c, lt), **self.columns(c)} for c in group]
             if "dataset_text_field" in options:  # the user's own column name instead of "text"
                 rows = [{options["dataset_text_field"]: r["text"]} for r in rows]
             with (without_dataset_fingerprints(), quiet_transformers(), lent_tokenizer(lt) as tok,
@@ -250,9 +260,10 @@ def _as_case_fields(row: dict) -> dict:
     return {"messages": None, "prompt": row["prompt"], "completion": row["completion"]}
 
 
-def _render_chat(lt: LoadedTokenizer, messages: list[dict]) -> str:
+def _render_chat(lt: LoadedTokenizer, case: Case) -> str:
+    """The conversation as a user renders it into a ``text`` column: their template, tools and switches."""
     with frozen_clock():
-        return lt.tokenizer.apply_chat_template(messages, tokenize=False)
+        return lt.tokenizer.apply_chat_template(case.conversation, tokenize=False, **case.render_kwargs)
 
 
 class TextPath(SFTTrainerPath):
@@ -264,7 +275,10 @@ class TextPath(SFTTrainerPath):
     def row(self, case, lt):
         if case.shape == "string_pc":
             return {"text": case.prompt + case.completion}
-        return {"text": _render_chat(lt, case.conversation)}
+        return {"text": _render_chat(lt, case)}
+
+    def columns(self, case):
+        return {}  # already rendered into the text
 
 
 class PromptCompletionPath(SFTTrainerPath):

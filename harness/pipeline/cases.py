@@ -9,7 +9,7 @@ exact field (``cases/basic.yaml: cases[3].messages[1].role: ...``) instead of a 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,15 @@ import yaml
 
 from harness.pipeline.path_ids import PATH_IDS
 
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 SHAPES = ("string_pc", "conversation")
 CASE_KEYS = {
     "id", "description", "tags", "messages", "prompt", "completion", "paths",
-    "max_length", "response_template", "regression",
+    "max_length", "response_template", "regression", "tools", "chat_template_kwargs",
 }
+# Optional message fields besides role/content, as chat templates read them (Hugging Face chat format):
+# the assistant's thinking, its tool calls, and a tool result's call id / function name.
+MESSAGE_FIELDS = {"reasoning_content": str, "tool_calls": list, "tool_call_id": str, "name": str}
 REGRESSION_KEYS = {"repo", "issue", "pr", "url", "note"}
 DEFAULT_CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 
@@ -46,6 +49,11 @@ class Case:
     max_length: int | None = None
     response_template: str | None = None
     regression: dict = field(default_factory=dict)
+    tools: tuple[dict, ...] | None = None          # JSON-schema function definitions (a `tools` column)
+    chat_template_kwargs: dict | None = None       # extra template variables (a `chat_template_kwargs` column)
+    # the case spells the tokenizer's own special strings as {bos} / {eos} / {eot} (case files only;
+    # ``with_specials`` substitutes them per tokenizer)
+    placeholders: tuple[str, ...] = ()
     # the completion the oracle reads instead of ``completion`` (``check``: a user's text row that already
     # begins with the BOS the tokenizer adds is judged against that text with one BOS)
     reference_completion: str | None = None
@@ -87,8 +95,67 @@ class Case:
         conv = self.conversation
         return bool(conv) and conv[-1]["role"] == "assistant"
 
+    @property
+    def render_kwargs(self) -> dict:
+        """Keyword arguments for ``apply_chat_template`` beyond the messages, as TRL passes the row's columns."""
+        out = dict(self.chat_template_kwargs or {})
+        if self.tools:
+            out["tools"] = [dict(t) for t in self.tools]
+        return out
+
+    @property
+    def extra_columns(self) -> dict:
+        """Dataset columns besides the text ones: what a user's row carries for tools and template switches."""
+        out = {}
+        if self.tools:
+            out["tools"] = [dict(t) for t in self.tools]
+        if self.chat_template_kwargs:
+            out["chat_template_kwargs"] = dict(self.chat_template_kwargs)
+        return out
+
     def allows_path(self, path: str) -> bool:
         return self.paths is None or any(fnmatch.fnmatchcase(path, p) for p in self.paths)
+
+
+PLACEHOLDERS = ("bos", "eos", "eot")
+
+
+def _strings(value):
+    """Every string inside a case field (message contents, tool-call arguments, prompt, completion)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
+def _substitute(value, values: dict[str, str]):
+    if isinstance(value, str):
+        for name, text in values.items():
+            value = value.replace("{" + name + "}", text)
+        return value
+    if isinstance(value, dict):
+        return {k: _substitute(v, values) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_substitute(v, values) for v in value)
+    return value
+
+
+def with_specials(case: Case, bos: str | None, eos: str | None, eot: str | None) -> Case | str:
+    """The case with ``{bos}`` / ``{eos}`` / ``{eot}`` replaced by this tokenizer's own strings, so a case
+    such as "the user typed the EOS" tests every tokenizer's EOS; or why it cannot (the tokenizer has none)."""
+    if not case.placeholders:
+        return case
+    values = {"bos": bos, "eos": eos, "eot": eot}
+    missing = [n for n in case.placeholders if values[n] is None]
+    if missing:
+        return f"case {case.id} uses {{{missing[0]}}} and this tokenizer has no {missing[0]} token"
+    used = {n: values[n] for n in case.placeholders}
+    fields = ("messages", "prompt", "completion", "response_template")
+    return replace(case, placeholders=(), **{f: _substitute(getattr(case, f), used) for f in fields})
 
 
 def _fail(where: str, msg: str) -> None:
@@ -103,15 +170,40 @@ def _messages(value: Any, where: str) -> tuple[dict, ...]:
         w = f"{where}[{i}]"
         if not isinstance(m, dict):
             _fail(w, f"expected a mapping with role and content, got {type(m).__name__}")
-        extra = set(m) - {"role", "content"}
+        extra = set(m) - {"role", "content"} - set(MESSAGE_FIELDS)
         if extra:
-            _fail(f"{w}.{sorted(extra)[0]}", "unknown field (allowed: role, content)")
+            _fail(f"{w}.{sorted(extra)[0]}", f"unknown field (allowed: role, content, {', '.join(MESSAGE_FIELDS)})")
         if m.get("role") not in ROLES:
             _fail(f"{w}.role", f"expected one of {', '.join(ROLES)}, got {m.get('role')!r}")
         if not isinstance(m.get("content"), str):
             _fail(f"{w}.content", f"expected a string, got {type(m.get('content')).__name__}")
-        out.append({"role": m["role"], "content": m["content"]})
+        for key, kind in MESSAGE_FIELDS.items():
+            if key in m and not isinstance(m[key], kind):
+                _fail(f"{w}.{key}", f"expected a {kind.__name__}, got {type(m[key]).__name__}")
+        if "tool_calls" in m:
+            if m["role"] != "assistant":
+                _fail(f"{w}.tool_calls", "only assistant messages make tool calls")
+            _tool_calls(m["tool_calls"], f"{w}.tool_calls")
+        out.append({"role": m["role"], "content": m["content"],
+                    **{k: m[k] for k in MESSAGE_FIELDS if k in m}})
     return tuple(out)
+
+
+def _tool_calls(calls: list, where: str) -> None:
+    for k, call in enumerate(calls):
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or "arguments" not in fn:
+            _fail(f"{where}[{k}]", "expected {type: function, function: {name, arguments}}")
+
+
+def _tools(value: Any, where: str) -> tuple[dict, ...]:
+    if not isinstance(value, list) or not value:
+        _fail(where, "expected a non-empty list of function definitions")
+    for k, t in enumerate(value):
+        fn = t.get("function") if isinstance(t, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            _fail(f"{where}[{k}]", "expected {type: function, function: {name, description, parameters}}")
+    return tuple(value)
 
 
 def parse_case(raw: Any, where: str, source: str) -> Case:
@@ -173,11 +265,20 @@ def parse_case(raw: Any, where: str, source: str) -> Case:
     bad = set(regression) - REGRESSION_KEYS
     if bad:
         _fail(f"{where}.regression.{sorted(bad)[0]}", f"unknown field (allowed: {', '.join(sorted(REGRESSION_KEYS))})")
+    tools = _tools(raw["tools"], f"{where}.tools") if "tools" in raw else None
+    kwargs = raw.get("chat_template_kwargs")
+    if kwargs is not None and (not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs)):
+        _fail(f"{where}.chat_template_kwargs", "expected a mapping of template variable names to values")
+    if (tools or kwargs) and messages is None and isinstance(prompt, str):
+        _fail(f"{where}.{'tools' if tools else 'chat_template_kwargs'}", "only conversations are rendered with a template")
+    text = list(_strings([messages, prompt, completion, rt]))
+    placeholders = tuple(n for n in PLACEHOLDERS if any("{" + n + "}" in t for t in text))
     return Case(
         id=cid, description=raw["description"].strip(), source=source, tags=tuple(tags),
         messages=messages, prompt=prompt, completion=completion,
         paths=tuple(paths) if paths else None, max_length=max_length, response_template=rt,
-        regression=dict(regression),
+        regression=dict(regression), tools=tools, chat_template_kwargs=dict(kwargs) if kwargs else None,
+        placeholders=placeholders,
     )
 
 
@@ -211,3 +312,9 @@ def load_cases(directory: Path | None = None) -> list[Case]:
             seen[case.id] = str(f)
             out.append(case)
     return out
+
+
+def for_tokenizer(case: Case, lt) -> Case | str:
+    """``with_specials`` for a loaded tokenizer (its BOS, EOS and the token its template ends a turn with)."""
+    tok = lt.tokenizer
+    return with_specials(case, tok.bos_token, tok.eos_token, lt.eot_token)

@@ -13,10 +13,14 @@ Roles. String view: ``bos``, ``prompt``, ``completion``, ``eos``. Chat view, per
 ``preamble`` (assistant only: between header and content, e.g. an empty think block),
 ``content``, ``eot`` (scaffolding after the content up to and including the end-of-turn
 token), ``sep`` (whatever follows until the next message). ``bos`` for a BOS token anywhere.
+Assistant messages may also have ``reasoning`` (thinking the template keeps; thinking it drops is
+simply not in the render) and their tool calls count as ``content``. Tool results are messages
+of speaker ``tool``: like user messages, never trained.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from conformance.rules.data import MIXED, Reference, Token
@@ -79,9 +83,26 @@ class OracleError(ValueError):
     """The oracle cannot render this case with this tokenizer (no template, template raised)."""
 
 
-def _render(tok, messages, add_generation_prompt=False) -> str:
+class OracleUndecidable(OracleError):
+    """The template renders the case, but the oracle cannot tell which tokens belong to which message
+    (a tool result it drops, a tool call with no end of turn it can find): every rule is UNDECIDABLE."""
+
+
+def _check_tool_layout(conv, lost, terminators, tokenizer_id, case_id) -> None:
+    """Tool conversations are judged only where every tool result and every assistant turn is placed."""
+    if not any(m["role"] == "tool" or m.get("tool_calls") for m in conv):
+        return
+    unended = [i for i, m in enumerate(conv) if m["role"] == "assistant" and i not in terminators]
+    if lost or unended:
+        what = ([f"message(s) {lost} not in the render (dropped or rewritten by the template)"] if lost else []) + \
+               ([f"no end of turn found for assistant message(s) {unended}"] if unended else [])
+        raise OracleUndecidable(f"chat template of {tokenizer_id} on {case_id}: {'; '.join(what)}")
+
+
+def _render(tok, messages, add_generation_prompt=False, **kwargs) -> str:
+    """The template's text; ``kwargs`` are the row's ``tools`` and ``chat_template_kwargs`` as TRL passes them."""
     with frozen_clock():
-        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt, **kwargs)
 
 
 def _encode(tok, text: str, add_special_tokens: bool):
@@ -142,7 +163,8 @@ def string_oracle(case: Case, lt: LoadedTokenizer) -> Oracle:
                   None, {-1: eos_idx} if eos_idx is not None else {}, -1, notes)
 
 
-def _sentinel_span(tok, conv: list[dict], i: int, full: str) -> tuple[int, int] | None:
+def _sentinel_span(tok, conv: list[dict], i: int, full: str, kw: dict, field: str = "content",
+                   needles: tuple[str, ...] = ()) -> tuple[int, int] | None:
     """Locate message ``i``'s content by rendering it replaced with a unique marker.
 
     Everything the template writes before the content does not depend on the content, so the
@@ -150,30 +172,48 @@ def _sentinel_span(tok, conv: list[dict], i: int, full: str) -> tuple[int, int] 
     also occurs inside scaffolding (``"a"`` inside ``assistant``) or typed template markers.
     """
     marker = f"\ue000SFTC{i}\ue001"
-    probe = [dict(m, content=marker) if k == i else m for k, m in enumerate(conv)]
+    probe = [dict(m, **{field: marker}) if k == i else m for k, m in enumerate(conv)]
     try:
-        text = _render(tok, probe)
+        text = _render(tok, probe, **kw)
     except Exception:  # noqa: BLE001 - templates may reject the probe; fall back to searching
         return None
     pos = text.find(marker)
     if pos < 0 or text[:pos] != full[:pos]:
         return None
-    content = conv[i]["content"]
-    for needle in (content, content.lstrip(), content.strip()):
-        if full.startswith(needle, pos):
+    content = conv[i][field]
+    for needle in (content, content.lstrip(), content.strip(), *needles):
+        if needle and full.startswith(needle, pos):
             return pos, pos + len(needle)
     return None
 
 
+def split_thinking(content: str) -> tuple[str | None, str]:
+    """``(thinking, answer)`` of content written as ``<think>...</think>answer``; ``(None, content)`` otherwise."""
+    if "</think>" not in content:
+        return None, content
+    head, _, answer = content.rpartition("</think>")
+    return head.split("<think>")[-1].strip(), answer.lstrip("\n")
+
+
+def thinking_of(message: dict) -> str | None:
+    """The assistant's thinking, whether in a ``reasoning_content`` field or inline in ``<think>`` tags."""
+    if message.get("role") != "assistant":
+        return None
+    return message.get("reasoning_content") or split_thinking(message["content"])[0] or None
+
+
 def _locate_contents(tok, conv: list[dict], full: str, seg_ends: list[int | None],
-                     gen_prompts: dict[int, str]) -> list[tuple[int, int]]:
-    """Character span of each message's content in the full render.
+                     gen_prompts: dict[int, str], kw: dict) -> tuple[list[tuple[int, int]], list[int]]:
+    """Character span of each message's content in the full render, and the messages whose non-empty
+    content is nowhere in it (the template dropped or rewrote them; those get an empty span).
 
     First by marker substitution (``_sentinel_span``); otherwise by searching: non-system
     messages in order, system messages anywhere not yet taken (Mistral folds the system prompt
-    into the last user turn, Gemma into the first), stripped text for templates that ``trim``.
+    into the last user turn, Gemma into the first), stripped text for templates that ``trim``,
+    JSON-quoted text for tool results that templates write with ``tojson``.
     """
     spans: list[tuple[int, int] | None] = [None] * len(conv)
+    lost: list[int] = []
     cursor = 0
     taken: list[tuple[int, int]] = []
 
@@ -187,14 +227,20 @@ def _locate_contents(tok, conv: list[dict], full: str, seg_ends: list[int | None
             [i for i, m in enumerate(conv) if m["role"] == "system"]
     for i in order:
         content = conv[i]["content"]
-        spans[i] = _sentinel_span(tok, conv, i, full)
+        answer = split_thinking(content)[1] if conv[i]["role"] == "assistant" else content
+        spans[i] = _sentinel_span(tok, conv, i, full, kw)
         start = cursor if conv[i]["role"] != "system" else 0
-        for needle in (content, content.strip()):
-            if spans[i] is not None or not needle:
+        quoted = (json.dumps(content),) if conv[i]["role"] == "tool" else ()
+        for needle in (content, content.strip(), answer.strip(), *quoted):
+            if spans[i] is not None:
                 break
+            if not needle:
+                continue
             pos = find(needle, start)
             if pos >= 0:
                 spans[i] = (pos, pos + len(needle))
+        if spans[i] is None and content.strip():
+            lost.append(i)
         if spans[i] is None:  # empty content: an empty span right after its header
             gp = gen_prompts.get(i)
             head = find(gp, cursor) if gp else -1
@@ -203,7 +249,7 @@ def _locate_contents(tok, conv: list[dict], full: str, seg_ends: list[int | None
         taken.append(spans[i])
         if conv[i]["role"] != "system":
             cursor = spans[i][1]
-    return spans
+    return spans, lost
 
 
 def _special_strings(tok) -> list[str]:
@@ -211,14 +257,21 @@ def _special_strings(tok) -> list[str]:
     return sorted((s for s, _ in tok.get_added_vocab().items() if s), key=len, reverse=True)
 
 
-def _turn_eot(full: str, start: int, end: int, eot: str | None, specials: list[str]) -> str | None:
+def _turn_eot(full: str, start: int, end: int, eot: str | None, specials: list[str],
+              own_end: bool = False) -> str | None:
     """The token that ends the turn whose content ends at ``start``: ``eot`` when it occurs before
-    ``end``, otherwise a special token written right after the content, otherwise ``eot``."""
+    ``end``, otherwise a special token written right after the content, otherwise (``own_end``: ``end``
+    is where this message's own render ends, e.g. after a tool call) the special token it ends with,
+    otherwise ``eot``. Harmony ends a tool call with ``<|call|>``."""
     if eot and full.find(eot, start, end) >= 0:
         return eot
     gap = full[start:end]
     rest = gap.lstrip()
-    return next((s for s in specials if rest.startswith(s)), eot)
+    first = next((s for s in specials if rest.startswith(s)), None)
+    if first or not own_end:
+        return first or eot
+    tail = gap.rstrip()
+    return next((s for s in specials if tail.endswith(s)), eot)
 
 
 def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = None,
@@ -228,15 +281,16 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
     if not lt.has_chat_template:
         raise OracleError(f"tokenizer {lt.id} has no chat template; conversational paths need one")
     conv = messages or case.conversation
+    kw = case.render_kwargs
     try:
-        full = _render(tok, conv)
+        full = _render(tok, conv, **kw)
     except Exception as exc:  # noqa: BLE001 - template errors are user-facing facts, not crashes
         raise OracleError(f"chat template of {lt.id} cannot render case {case.id}: {exc}") from None
     notes: list[str] = []
     seg_ends: list[int | None] = []
     for k in range(1, len(conv) + 1):
         try:
-            prefix = full if k == len(conv) else _render(tok, conv[:k])
+            prefix = full if k == len(conv) else _render(tok, conv[:k], **kw)
         except Exception:  # noqa: BLE001 - some templates refuse partial conversations
             prefix = None
         if prefix is not None and full.startswith(prefix):
@@ -251,16 +305,18 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
         if m["role"] != "assistant" or i == 0:
             continue
         try:
-            without, with_gen = _render(tok, conv[:i]), _render(tok, conv[:i], add_generation_prompt=True)
+            without = _render(tok, conv[:i], **kw)
+            with_gen = _render(tok, conv[:i], add_generation_prompt=True, **kw)
         except Exception:  # noqa: BLE001
             continue
         if with_gen.startswith(without):
             gen_prompts[i] = with_gen[len(without):]
 
-    spans = _locate_contents(tok, conv, full, seg_ends, gen_prompts)
+    spans, lost = _locate_contents(tok, conv, full, seg_ends, gen_prompts, kw)
     eot = lt.eot_token
     specials = _special_strings(tok)
     turn_eots: dict[int, str | None] = {}
+    eot_at: dict[int, int | None] = {}  # where each message's end-of-turn token starts
     char_roles: list[tuple] = [None] * len(full)
 
     def paint(a: int, b: int, msg: int, role: str) -> None:
@@ -278,7 +334,8 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
         # The turn's end-of-turn token: the tokenizer's EOT if the template writes it here, else
         # the first special token after the content (harmony ends non-final turns with <|end|>,
         # the final one with <|return|>).
-        turn_eot = _turn_eot(full, e, split if split is not None else gap_end, eot, specials)
+        turn_eot = _turn_eot(full, e, split if split is not None else gap_end, eot, specials,
+                             own_end=split is not None and bool(conv[i].get("tool_calls")))
         turn_eots[i] = turn_eot
         if split is None:  # no reliable prefix boundary: end this turn right after its EOT token
             k = full.find(turn_eot, e, gap_end) if turn_eot else -1
@@ -287,6 +344,7 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
                 split += 1
         k = full.find(turn_eot, e, split) if turn_eot else -1
         eot_end = k + len(turn_eot) if k >= 0 else split
+        eot_at[i] = k if k >= 0 else None
         paint(e, eot_end, i, "eot")
         paint(eot_end, split, i, "sep")
         if nxt is not None:
@@ -301,6 +359,7 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
                     notes.append(f"generation prompt of message {nxt} not found before its content")
     first = order[0]
     paint(0, spans[first][0], first, "header")
+    unrendered_calls = _paint_assistant_output(tok, conv, full, kw, spans, eot_at, char_roles, paint)
 
     ids, offsets = _encode(tok, full, add_special_tokens=False)
     last = order[-1]
@@ -321,16 +380,48 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
     if mixed:
         notes.append("undecidable: token(s) " + ", ".join(f"{i} {tok.decode([tokens[i].id])!r}" for i in mixed)
                      + " span two roles")
+    _check_tool_layout(conv, lost + unrendered_calls, terminators, lt.id, case.id)
     final = len(conv) - 1 if conv[-1]["role"] == "assistant" else None
     pm = prompt_messages if prompt_messages is not None else (conv[:-1] if final is not None else None)
     prompt_ids = None
     if pm:
         try:
-            prompt_ids = list(tok(_render(tok, pm, add_generation_prompt=True), add_special_tokens=False)["input_ids"])
+            prompt_ids = list(tok(_render(tok, pm, add_generation_prompt=True, **kw),
+                                  add_special_tokens=False)["input_ids"])
         except Exception:  # noqa: BLE001
             notes.append("the prompt alone cannot be rendered with add_generation_prompt=True")
     return Oracle(case.id, lt.id, "chat", full, tokens, eot, eot_id, tok.bos_token_id, prompt_ids,
                   gen_prompts.get(final) if final is not None else None, terminators, final, notes)
+
+
+def _paint_assistant_output(tok, conv, full, kw, spans, eot_at, char_roles, paint) -> list[int]:
+    """What an assistant generates besides its content: the thinking the template keeps (role
+    ``reasoning``; a template that drops it leaves nothing to find) and its tool calls (role
+    ``content``: everything the template writes for them between the content and the end of turn).
+    Returns the messages whose tool calls the template does not write there."""
+    unrendered = []
+    for i, m in enumerate(conv):
+        if m["role"] != "assistant":
+            continue
+        s, e = spans[i]
+        k = eot_at.get(i)
+        if m.get("tool_calls"):
+            if k is not None and k > e and full[e:k].strip():
+                paint(e, k, i, "content")
+            else:
+                unrendered.append(i)
+        thinking = thinking_of(m)
+        if not thinking:
+            continue
+        span = (_sentinel_span(tok, conv, i, full, kw, field="reasoning_content", needles=(thinking.strip(),))
+                if m.get("reasoning_content") else None)
+        if span is None:  # inline <think>, or no marker: search this message's scaffolding before its content
+            lo = next((x for x in range(s - 1, -1, -1) if char_roles[x] is None or char_roles[x][0] != i), -1) + 1
+            pos = full.find(thinking.strip(), lo, s)
+            span = (pos, pos + len(thinking.strip())) if pos >= 0 else None
+        if span is not None:
+            paint(span[0], span[1], i, "reasoning")
+    return unrendered
 
 
 def oracle_for(case: Case, lt: LoadedTokenizer) -> Oracle:

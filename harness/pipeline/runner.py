@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from harness import adapters
 from harness.adapters.versions import library_versions
-from harness.pipeline.cases import Case, load_cases
-from harness.pipeline.encoding import NOT_APPLICABLE, Encoding, NotApplicable, Verdict
-from harness.pipeline.oracle import Oracle, OracleError, oracle_for
+from harness.pipeline.cases import Case, for_tokenizer, load_cases
+from harness.pipeline.encoding import NOT_APPLICABLE, UNDECIDABLE, Encoding, NotApplicable, Verdict
+from harness.pipeline.oracle import Oracle, OracleError, OracleUndecidable, oracle_for
 from harness.tokenizers import registry as tokenizer_registry
 
 
@@ -81,8 +81,12 @@ class Session:
     def oracle(self, tokenizer_id: str, case: Case) -> Oracle | OracleError:
         key = (tokenizer_id, case.id, case.shape)
         if key not in self._oracles:
+            lt = self.tokenizer(tokenizer_id)
+            resolved = for_tokenizer(case, lt)
             try:
-                self._oracles[key] = oracle_for(case, self.tokenizer(tokenizer_id))
+                if isinstance(resolved, str):
+                    raise OracleError(resolved)
+                self._oracles[key] = oracle_for(resolved, lt)
             except OracleError as exc:
                 self._oracles[key] = exc
         return self._oracles[key]
@@ -93,6 +97,8 @@ class Session:
         if isinstance(enc, NotApplicable):
             return Verdict(rule.id, NOT_APPLICABLE, enc.reason)
         ctx = self._context(tokenizer_id, enc, case)
+        if isinstance(ctx, OracleUndecidable):
+            return Verdict(rule.id, UNDECIDABLE, f"oracle: {ctx}")
         if isinstance(ctx, OracleError):
             return Verdict(rule.id, NOT_APPLICABLE, f"oracle: {ctx}")
         return rule(ctx)
@@ -184,7 +190,8 @@ class Session:
             lt = self.tokenizer(tokenizer_id)
         except tokenizer_registry.TokenizerUnavailable as exc:
             return f"NOT_EVALUATED: {exc}"
-        cases = [c for c in self.cases if c.max_length is None]
+        cases = [for_tokenizer(c, lt) for c in self.cases if c.max_length is None]
+        cases = [c for c in cases if not isinstance(c, str)]
         plain = {c.id: self.encodings(tokenizer_id, path).get(c.id) for c in cases}
         cases = [c for c in cases if isinstance(plain[c.id], Encoding) and plain[c.id].ok]
         if not cases:

@@ -174,3 +174,31 @@ def drop_row(enc: Encoding, oracle: Oracle) -> Encoding:
     return dataclasses.replace(enc, input_ids=[], labels=[], attention_mask=[], tokens=[], warnings=[],
                                dropped="seeded: a dataset filter removed the row")
 
+
+
+def train_tool_result(enc: Encoding, oracle: Oracle) -> Encoding:
+    """A tool result is trained as if the assistant had written it (an assistant mask that keys on 'not user')."""
+    e = copy.deepcopy(enc)
+    for p, t in enumerate(oracle.tokens):
+        if t.speaker == "tool":
+            e.labels[p] = t.id
+    return e
+
+
+def mask_tool_call(enc: Encoding, oracle: Oracle) -> Encoding:
+    """The first assistant turn is a tool call and its call is masked (only prose answers are trained)."""
+    e = copy.deepcopy(enc)
+    first = oracle.assistant_messages()[0]
+    for p, t in enumerate(oracle.tokens):
+        if t.message == first and t.role == "content":
+            e.labels[p] = IGNORE_INDEX
+    return e
+
+
+def mask_reasoning(enc: Encoding, oracle: Oracle) -> Encoding:
+    """The thinking the template keeps in the final turn is masked (the model never learns to reason)."""
+    e = copy.deepcopy(enc)
+    for p, t in enumerate(oracle.tokens):
+        if t.message == oracle.final_message and t.role == "reasoning":
+            e.labels[p] = IGNORE_INDEX
+    return e

@@ -70,7 +70,7 @@ def _positions(lt, conv) -> tuple[list[int], list[int], list[int]]:
     orc = chat_oracle(case, lt)
     prompt = [i for i, t in enumerate(orc.tokens) if t.role == "content" and t.speaker == "user"]
     final = orc.final_message
-    response = [i for i, t in enumerate(orc.tokens) if t.message == final and t.role in ("content", "eot")]
+    response = [i for i, t in enumerate(orc.tokens) if t.message == final and t.role in ("reasoning", "content", "eot")]
     return orc.ids, prompt, response
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harness import adapters
 from harness.adapters import repro_snippets
-from harness.pipeline.cases import Case, load_cases
+from harness.pipeline.cases import Case, for_tokenizer, load_cases
 from harness.pipeline.oracle import OracleError, oracle_for
 from harness.pipeline.runner import reference_case
 
@@ -131,7 +131,8 @@ def _rows(adapter, case: Case, lt) -> list[dict]:
         text, template = adapter.texts_and_template(case, lt)
         n_text = adapter.neighbour_text(lt.tokenizer, case, neighbour_case(case))
         return [{"text": text, "response_template": template}, {"text": n_text, "response_template": template}]
-    return [adapter.row(case, lt), adapter.neighbour_row(case, lt)]
+    extra = adapter.columns(case) if hasattr(adapter, "columns") else {}
+    return [{**adapter.row(case, lt), **extra}, {**adapter.neighbour_row(case, lt), **extra}]
 
 
 def _plain(obj):
@@ -250,8 +251,10 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
         adapter = adapters.get(finding.path)
     except KeyError as exc:
         raise FindingError(f"finding {finding}: {exc.args[0]}") from None
-    case = _case(finding, cases_dir)
     lt = tokenizer_registry.load(finding.tokenizer)
+    case = for_tokenizer(_case(finding, cases_dir), lt)
+    if isinstance(case, str):
+        raise FindingError(f"finding {finding}: {case}")
     reason = adapter.accepts(case, lt)
     if reason:
         raise FindingError(f"finding {finding}: {reason.reason}")
