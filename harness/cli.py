@@ -326,6 +326,20 @@ def cmd_html(args) -> int:
     return 0
 
 
+def cmd_lint(args) -> int:
+    from harness.schemas import docs, lint
+
+    if args.write_docs:
+        for path in docs.write():
+            print(path)
+        return 0
+    problems = lint.lint(lint.files_of(args.files) if args.files else None)
+    for problem in problems:
+        print(problem)
+    print(f"lint: {len(problems)} problem(s)" if problems else "lint: clean", file=sys.stderr)
+    return 2 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sft-conformance", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -431,6 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     hl.add_argument("--finding", help="only this RULE:TOKENIZER:PATH:CASE")
     hl.add_argument("--all", action="store_true", help="every case, not only those with a finding")
     hl.set_defaults(func=cmd_html)
+
+    li = sub.add_parser("lint", help="validate case, expectation, tokenizer and bug catalog files (docs/formats.md)")
+    li.add_argument("files", nargs="*", help="files or folders (default: the repository's, and its generated docs)")
+    li.add_argument("--write-docs", action="store_true", help="regenerate docs/formats.md and docs/schemas/*.json")
+    li.set_defaults(func=cmd_lint)
 
     ls = sub.add_parser("list", help="list tokenizers, paths, rules or cases")
     ls.add_argument("what", choices=("tokenizers", "paths", "rules", "cases"))

@@ -12,10 +12,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "conformance" / "expectations" / "trl.yaml"
-KEYS = {"rule", "tokenizer", "path", "modifier", "case", "trl", "transformers", "issue", "pr", "url", "reason", "note"}
 
 
 class ExpectationError(ValueError):
@@ -79,14 +76,6 @@ def _glob_ok(value: str, pattern: str | tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
-def _globs(where: str, key: str, value) -> str | tuple[str, ...]:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ExpectationError(f"{where}.{key}: expected a glob string or a non-empty list of globs, got {value!r}")
-
-
 def _version_ok(installed: str | None, spec: str) -> bool:
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
@@ -104,42 +93,27 @@ def reference_of(entry: dict) -> str:
 
 
 def load(path: Path | None = None) -> Expectations:
+    """The entries of ``path`` (default the repository's file; none when it does not exist), validated by
+    ``harness/schemas/expectations.py``; the first problem is raised naming the file and the field."""
+    from harness.schemas.base import read_yaml, validate
+    from harness.schemas.expectations import ExpectationsFile
+
     path = Path(path or DEFAULT_FILE)
     if not path.exists():
         return Expectations()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    entries = data.get("expectations", []) if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise ExpectationError(f"{path}: expectations: expected a top-level 'expectations:' list")
-    out = []
-    for i, e in enumerate(entries):
-        where = f"{path}: expectations[{i}]"
-        if not isinstance(e, dict):
-            raise ExpectationError(f"{where}: expected a mapping")
-        unknown = set(e) - KEYS
-        if unknown:
-            raise ExpectationError(f"{where}.{sorted(unknown)[0]}: unknown field (allowed: {', '.join(sorted(KEYS))})")
-        if "rule" not in e:
-            raise ExpectationError(f"{where}.rule: required (a rule id or glob)")
-        globs = {k: _globs(where, k, e.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")}
-        ref = reference_of(e)
-        if not ref:
-            raise ExpectationError(f"{where}: needs an upstream reference (issue, pr or url) or a written reason")
-        for key in ("trl", "transformers"):
-            if e.get(key):
-                try:
-                    from packaging.specifiers import SpecifierSet
+    raw, problems = read_yaml(path)
+    doc, problems = (None, problems) if problems else validate(ExpectationsFile, raw or {}, str(path))
+    if problems:
+        raise ExpectationError(str(problems[0]))
+    return Expectations(
+        Expectation(as_globs(e.rule), as_globs(e.tokenizer), as_globs(e.path), as_globs(e.case), e.trl or "",
+                    e.transformers or "", reference_of(e.model_dump()), "" if e.modifier is None else as_globs(e.modifier))
+        for e in doc.expectations)
 
-                    SpecifierSet(str(e[key]))
-                except Exception:  # noqa: BLE001
-                    raise ExpectationError(f"{where}.{key}: not a version specifier: {e[key]!r}") from None
-        if "+" in str(e.get("path", "")):
-            raise ExpectationError(f"{where}.path: {e['path']!r}: give the modifier in its own field "
-                                   "(path: text, modifier: packing_wrapped)")
-        modifier = _globs(where, "modifier", e["modifier"]) if "modifier" in e else ""
-        out.append(Expectation(globs["rule"], globs["tokenizer"], globs["path"], globs["case"],
-                               str(e.get("trl", "")), str(e.get("transformers", "")), ref, modifier))
-    return Expectations(out)
+
+def as_globs(value: str | list[str]) -> str | tuple[str, ...]:
+    """A glob field of the file as ``Expectation`` holds it (a list becomes a tuple)."""
+    return value if isinstance(value, str) else tuple(value)
 
 
 def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, case: str,

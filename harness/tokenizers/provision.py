@@ -159,7 +159,7 @@ class Source:
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One tokenizer of the catalog; see the schema comment in catalog.yaml."""
+    """One tokenizer of the catalog (format: harness/schemas/catalog.py, docs/formats.md)."""
 
     id: str
     family: str
@@ -223,11 +223,6 @@ class _Catalog:
         return next((e for e in self.entries if e.id == tokenizer_id), None)
 
 
-_TOKENIZER_KINDS = {"package_files", "gguf", "sentencepiece"}
-_TEMPLATE_KINDS = {"shipped", "package_file", "ollama_automap", "mistral_common", "none"}
-_MANAGERS = {"npm", "pypi"}
-
-
 def catalog(path: Path | None = None) -> list[CatalogEntry]:
     """The tokenizers listed in ``harness/tokenizers/catalog.yaml`` (or ``path``), in file order."""
     return list(_load_catalog(Path(path or CATALOG_PATH).resolve()).entries)
@@ -235,93 +230,36 @@ def catalog(path: Path | None = None) -> list[CatalogEntry]:
 
 @functools.lru_cache(maxsize=8)
 def _load_catalog(path: Path) -> _Catalog:
-    """Parse and validate the catalog; a mistake fails with the field that is wrong."""
+    """Parse the catalog and validate it with ``harness/schemas/catalog.py``; a mistake fails naming the field."""
+    from harness.schemas.base import validate
+    from harness.schemas.catalog import Catalog
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ProvisionError(f"cannot read tokenizer catalog {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ProvisionError(f"{path}: top level must be a mapping")
-    packages = {key: _parse_source(path, key, spec) for key, spec in (raw.get("packages") or {}).items()}
-    entries: list[CatalogEntry] = []
-    seen: set[str] = set()
-    for index, item in enumerate(raw.get("tokenizers") or []):
-        entry = _parse_entry(path, index, item, packages)
-        if entry.id in seen:
-            raise ProvisionError(f"{path}: duplicate tokenizer id {entry.id!r}")
-        seen.add(entry.id)
-        entries.append(entry)
-    templates = None
-    if raw.get("trl_training_templates"):
-        spec = raw["trl_training_templates"]
-        templates = _TemplatesSpec(
-            source=_lookup_package(path, "trl_training_templates", spec.get("package"), packages),
-            glob=str(spec.get("glob", "")),
-            patches=tuple(spec.get("patches") or ()),
+    doc, problems = validate(Catalog, raw, str(path))
+    if problems:
+        raise ProvisionError(str(problems[0]))
+    packages = {key: Source(key=key, **spec.model_dump()) for key, spec in doc.packages.items()}
+    entries = tuple(
+        CatalogEntry(
+            id=item.id,
+            family=item.family,
+            description=" ".join(item.description.split()),
+            eos_of_turn=item.eos_of_turn,
+            sources=tuple(packages[key] for key in item.sources),
+            quirks=tuple(item.quirks),
+            # as written in the file (no defaults filled in): the recipe hash of a provisioned folder depends on it
+            tokenizer=item.tokenizer.model_dump(exclude_unset=True),
+            template=item.template.model_dump(exclude_unset=True),
         )
-    return _Catalog(entries=tuple(entries), packages=packages, templates=templates)
-
-
-def _parse_source(path: Path, key: str, spec: Any) -> Source:
-    where = f"{path}: packages.{key}"
-    if not isinstance(spec, dict):
-        raise ProvisionError(f"{where} must be a mapping")
-    missing = [f for f in ("manager", "name", "version", "sha256", "filename") if not spec.get(f)]
-    if missing:
-        raise ProvisionError(f"{where} lacks {', '.join(missing)}")
-    if spec["manager"] not in _MANAGERS:
-        raise ProvisionError(f"{where}.manager must be one of {sorted(_MANAGERS)}")
-    if not re.fullmatch(r"[0-9a-f]{64}", str(spec["sha256"])):
-        raise ProvisionError(f"{where}.sha256 must be 64 lowercase hex digits")
-    return Source(
-        key=key,
-        manager=str(spec["manager"]),
-        name=str(spec["name"]),
-        version=str(spec["version"]),
-        sha256=str(spec["sha256"]),
-        filename=str(spec["filename"]),
+        for item in doc.tokenizers
     )
-
-
-def _lookup_package(path: Path, where: str, key: Any, packages: Mapping[str, Source]) -> Source:
-    if key not in packages:
-        raise ProvisionError(f"{path}: {where} refers to unknown package {key!r}")
-    return packages[key]
-
-
-def _parse_entry(path: Path, index: int, item: Any, packages: Mapping[str, Source]) -> CatalogEntry:
-    where = f"{path}: tokenizers[{index}]"
-    if not isinstance(item, dict) or not item.get("id"):
-        raise ProvisionError(f"{where} must be a mapping with an id")
-    where = f"{path}: tokenizer {item['id']!r}"
-    for required in ("family", "description", "sources", "tokenizer", "template"):
-        if required not in item:
-            raise ProvisionError(f"{where} lacks {required!r}")
-    if "eos_of_turn" not in item:
-        raise ProvisionError(f"{where} lacks 'eos_of_turn' (use null when there is no template)")
-    sources = tuple(_lookup_package(path, f"{where}.sources", key, packages) for key in item["sources"])
-    tok, tpl = dict(item["tokenizer"]), dict(item["template"])
-    if tok.get("kind") not in _TOKENIZER_KINDS:
-        raise ProvisionError(f"{where}.tokenizer.kind must be one of {sorted(_TOKENIZER_KINDS)}")
-    if tpl.get("kind") not in _TEMPLATE_KINDS:
-        raise ProvisionError(f"{where}.template.kind must be one of {sorted(_TEMPLATE_KINDS)}")
-    if tpl["kind"] == "mistral_common" and tok["kind"] != "sentencepiece":
-        raise ProvisionError(f"{where}: template kind mistral_common needs tokenizer kind sentencepiece")
-    keys = {s.key for s in sources}
-    for part, spec in (("tokenizer", tok), ("template", tpl)):
-        if "package" in spec and spec["package"] not in keys:
-            raise ProvisionError(f"{where}.{part}.package {spec['package']!r} is not in its sources")
-    eos = item["eos_of_turn"]
-    return CatalogEntry(
-        id=str(item["id"]),
-        family=str(item["family"]),
-        description=" ".join(str(item["description"]).split()),
-        eos_of_turn=None if eos is None else str(eos),
-        sources=sources,
-        quirks=tuple(str(q) for q in item.get("quirks") or ()),
-        tokenizer=tok,
-        template=tpl,
-    )
+    spec = doc.trl_training_templates
+    templates = spec and _TemplatesSpec(source=packages[spec.package], glob=spec.glob,
+                                        patches=tuple(p.model_dump(exclude_unset=True) for p in spec.patches))
+    return _Catalog(entries=entries, packages=packages, templates=templates)
 
 
 # --------------------------------------------------------------------------- cache + hashing

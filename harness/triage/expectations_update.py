@@ -37,10 +37,9 @@ REF_KEYS = ("issue", "pr", "url", "reason", "note", "trl", "transformers")
 
 
 def _key_fields(entry: dict) -> exp.Expectation:
-    where = "entry"
-    return exp.Expectation(*(exp._globs(where, k, entry.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")),
+    return exp.Expectation(*(exp.as_globs(entry.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")),
                            str(entry.get("trl", "")), str(entry.get("transformers", "")), "x",
-                           exp._globs(where, "modifier", entry["modifier"]) if "modifier" in entry else "")
+                           exp.as_globs(entry["modifier"]) if "modifier" in entry else "")
 
 
 def _verdicts(reports: list[dict]):
