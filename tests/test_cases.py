@@ -41,7 +41,7 @@ def _write(tmp_path: Path, body: str) -> Path:
        - id: x
          descripton: typo
          messages: [{role: user, content: hi}]
-     """, "cases[0].descripton"),
+     """, "cases[0] (id x).descripton"),
     ("""
      cases:
        - id: x

@@ -2,8 +2,9 @@
 
 A case file is YAML with a top-level ``cases:`` list. Each case has either ``messages`` (a
 conversation) or ``prompt`` + ``completion`` (strings, or message lists for conversational
-prompt/completion). Validation is hand-written so that every error names the file and the
-exact field (``cases/basic.yaml: cases[3].messages[1].role: ...``) instead of a traceback.
+prompt/completion). The format is defined once, by the schema in ``harness/schemas/cases.py``
+(documented in ``docs/formats.md``); every error names the file and the exact field
+(``cases/basic.yaml: cases[3] (id x).messages[1].role: ...``) instead of a traceback.
 """
 
 from __future__ import annotations
@@ -11,22 +12,9 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import yaml
-
-from harness.pipeline.path_ids import PATH_IDS
 
 ROLES = ("system", "user", "assistant", "tool")
 SHAPES = ("string_pc", "conversation")
-CASE_KEYS = {
-    "id", "description", "tags", "messages", "prompt", "completion", "paths",
-    "max_length", "response_template", "regression", "tools", "chat_template_kwargs",
-}
-# Optional message fields besides role/content, as chat templates read them (Hugging Face chat format):
-# the assistant's thinking, its tool calls, and a tool result's call id / function name.
-MESSAGE_FIELDS = {"reasoning_content": str, "tool_calls": list, "tool_call_id": str, "name": str}
-REGRESSION_KEYS = {"repo", "issue", "pr", "url", "note"}
 DEFAULT_CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 
 
@@ -158,143 +146,43 @@ def with_specials(case: Case, bos: str | None, eos: str | None, eot: str | None)
     return replace(case, placeholders=(), **{f: _substitute(getattr(case, f), used) for f in fields})
 
 
-def _fail(where: str, msg: str) -> None:
-    raise CaseError(f"{where}: {msg}")
+def _message(m) -> dict:
+    """A validated message as the plain dict chat templates read: the fields the file gives, nothing added
+    (a default written into the data would change what the template renders); content "" when left out."""
+    out = m.model_dump(exclude_unset=True)
+    out.setdefault("content", "")
+    return out
 
 
-def _messages(value: Any, where: str) -> tuple[dict, ...]:
-    if not isinstance(value, list) or not value:
-        _fail(where, f"expected a non-empty list of messages, got {type(value).__name__}")
-    out = []
-    for i, m in enumerate(value):
-        w = f"{where}[{i}]"
-        if not isinstance(m, dict):
-            _fail(w, f"expected a mapping with role and content, got {type(m).__name__}")
-        extra = set(m) - {"role", "content"} - set(MESSAGE_FIELDS)
-        if extra:
-            _fail(f"{w}.{sorted(extra)[0]}", f"unknown field (allowed: role, content, {', '.join(MESSAGE_FIELDS)})")
-        if m.get("role") not in ROLES:
-            _fail(f"{w}.role", f"expected one of {', '.join(ROLES)}, got {m.get('role')!r}")
-        if not isinstance(m.get("content"), str):
-            _fail(f"{w}.content", f"expected a string, got {type(m.get('content')).__name__}")
-        for key, kind in MESSAGE_FIELDS.items():
-            if key in m and not isinstance(m[key], kind):
-                _fail(f"{w}.{key}", f"expected a {kind.__name__}, got {type(m[key]).__name__}")
-        if "tool_calls" in m:
-            if m["role"] != "assistant":
-                _fail(f"{w}.tool_calls", "only assistant messages make tool calls")
-            _tool_calls(m["tool_calls"], f"{w}.tool_calls")
-        out.append({"role": m["role"], "content": m["content"],
-                    **{k: m[k] for k in MESSAGE_FIELDS if k in m}})
-    return tuple(out)
+def _from_schema(c, source: str) -> Case:
+    """The runtime Case of a validated schema case (``harness/schemas/cases.py`` is the format's one definition)."""
+    def turns(value):
+        return tuple(_message(m) for m in value) if isinstance(value, list) else value
 
-
-def _tool_calls(calls: list, where: str) -> None:
-    for k, call in enumerate(calls):
-        fn = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or "arguments" not in fn:
-            _fail(f"{where}[{k}]", "expected {type: function, function: {name, arguments}}")
-
-
-def _tools(value: Any, where: str) -> tuple[dict, ...]:
-    if not isinstance(value, list) or not value:
-        _fail(where, "expected a non-empty list of function definitions")
-    for k, t in enumerate(value):
-        fn = t.get("function") if isinstance(t, dict) else None
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            _fail(f"{where}[{k}]", "expected {type: function, function: {name, description, parameters}}")
-    return tuple(value)
-
-
-def parse_case(raw: Any, where: str, source: str) -> Case:
-    """Validate one case mapping; ``where`` is the location used in error messages."""
-    if not isinstance(raw, dict):
-        _fail(where, f"expected a mapping, got {type(raw).__name__}")
-    unknown = set(raw) - CASE_KEYS
-    if unknown:
-        name = sorted(unknown)[0]
-        _fail(f"{where}.{name}", f"unknown field (allowed: {', '.join(sorted(CASE_KEYS))})")
-    cid = raw.get("id")
-    if not isinstance(cid, str) or not cid.replace("_", "").replace("-", "").isalnum():
-        _fail(f"{where}.id", f"expected an identifier of letters, digits, '_' or '-', got {cid!r}")
-    where = f"{where} (id {cid})"
-    if not isinstance(raw.get("description"), str) or not raw["description"].strip():
-        _fail(f"{where}.description", "required: a sentence saying what the case exercises")
-    has_msgs = "messages" in raw
-    has_pc = "prompt" in raw or "completion" in raw
-    if has_msgs == has_pc:
-        _fail(where, "give either 'messages' or 'prompt' + 'completion', not both and not neither")
-    messages = prompt = completion = None
-    if has_msgs:
-        messages = _messages(raw["messages"], f"{where}.messages")
-    else:
-        for k in ("prompt", "completion"):
-            if k not in raw:
-                _fail(f"{where}.{k}", "required when the other of prompt/completion is given")
-        p, c = raw["prompt"], raw["completion"]
-        if isinstance(p, str) and isinstance(c, str):
-            prompt, completion = p, c
-        elif isinstance(p, list) and isinstance(c, list):
-            prompt = _messages(p, f"{where}.prompt")
-            completion = _messages(c, f"{where}.completion")
-            if [m["role"] for m in completion] != ["assistant"]:
-                _fail(f"{where}.completion", "expected exactly one assistant message")
-        else:
-            _fail(f"{where}.completion", "prompt and completion must both be strings or both message lists")
-    tags = raw.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        _fail(f"{where}.tags", "expected a list of strings")
-    paths = raw.get("paths")
-    if paths is not None and (not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)):
-        _fail(f"{where}.paths", "expected a list of path ids or globs")
-    for p in paths or ():
-        if not any(fnmatch.fnmatchcase(known, p) for known in PATH_IDS):
-            _fail(f"{where}.paths", f"{p!r} names no path; known: {', '.join(PATH_IDS)}")
-    max_length = raw.get("max_length")
-    if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
-                                   or max_length < 4):
-        _fail(f"{where}.max_length", f"expected an integer >= 4, got {max_length!r}")
-    rt = raw.get("response_template")
-    if rt is not None and (not isinstance(rt, str) or not rt):
-        _fail(f"{where}.response_template", "expected a non-empty string")
-    if rt is not None and isinstance(prompt, str) and rt not in prompt:
-        _fail(f"{where}.response_template", f"{rt!r} does not occur in the prompt")
-    regression = raw.get("regression", {})
-    if not isinstance(regression, dict):
-        _fail(f"{where}.regression", "expected a mapping with repo/issue/pr/url")
-    bad = set(regression) - REGRESSION_KEYS
-    if bad:
-        _fail(f"{where}.regression.{sorted(bad)[0]}", f"unknown field (allowed: {', '.join(sorted(REGRESSION_KEYS))})")
-    tools = _tools(raw["tools"], f"{where}.tools") if "tools" in raw else None
-    kwargs = raw.get("chat_template_kwargs")
-    if kwargs is not None and (not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs)):
-        _fail(f"{where}.chat_template_kwargs", "expected a mapping of template variable names to values")
-    if (tools or kwargs) and messages is None and isinstance(prompt, str):
-        _fail(f"{where}.{'tools' if tools else 'chat_template_kwargs'}", "only conversations are rendered with a template")
-    text = list(_strings([messages, prompt, completion, rt]))
-    placeholders = tuple(n for n in PLACEHOLDERS if any("{" + n + "}" in t for t in text))
+    text = list(_strings([turns(c.messages), turns(c.prompt), turns(c.completion), c.response_template]))
     return Case(
-        id=cid, description=raw["description"].strip(), source=source, tags=tuple(tags),
-        messages=messages, prompt=prompt, completion=completion,
-        paths=tuple(paths) if paths else None, max_length=max_length, response_template=rt,
-        regression=dict(regression), tools=tools, chat_template_kwargs=dict(kwargs) if kwargs else None,
-        placeholders=placeholders,
+        id=c.id, description=c.description.strip(), source=source, tags=tuple(c.tags),
+        messages=turns(c.messages), prompt=turns(c.prompt), completion=turns(c.completion),
+        paths=tuple(c.paths) if c.paths else None, max_length=c.max_length, response_template=c.response_template,
+        regression=c.regression.model_dump(exclude_unset=True),
+        tools=tuple(t.model_dump(exclude_unset=True) for t in c.tools) if c.tools else None,
+        chat_template_kwargs=dict(c.chat_template_kwargs) if c.chat_template_kwargs else None,
+        placeholders=tuple(n for n in PLACEHOLDERS if any("{" + n + "}" in t for t in text)),
     )
 
 
 def load_case_file(path: Path) -> list[Case]:
-    """Load and validate every case in one YAML file."""
-    name = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CaseError(f"{name}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
-        raise CaseError(f"{name}: cases: expected a top-level 'cases:' list")
-    unknown = set(data) - {"cases"}
-    if unknown:
-        raise CaseError(f"{name}: {sorted(unknown)[0]}: unknown top-level field (only 'cases')")
-    return [parse_case(raw, f"{name}: cases[{i}]", name) for i, raw in enumerate(data["cases"])]
+    """Load and validate every case in one YAML file; the first problem names the file and the field."""
+    from harness.schemas.base import read_yaml, validate
+    from harness.schemas.cases import CaseFile
+
+    raw, problems = read_yaml(path)
+    if not problems and not (isinstance(raw, dict) and isinstance(raw.get("cases"), list)):
+        raise CaseError(f"{path}: cases: expected a top-level 'cases:' list")
+    doc, problems = (None, problems) if problems else validate(CaseFile, raw, str(path))
+    if problems:  # a misspelt field explains the "required" that comes with it: name it first
+        raise CaseError(str(min(problems, key=lambda p: not p.message.startswith("unknown field"))))
+    return [_from_schema(c, str(path)) for c in doc.cases]
 
 
 def load_cases(directory: Path | None = None) -> list[Case]:

@@ -1,9 +1,11 @@
 """Schema of the case files ``cases/*.yaml``: one SFT example per case, as a conversation (``messages``) or as
 ``prompt`` + ``completion`` (strings, or message lists for conversational prompt/completion).
 
-It already allows the tool-calling fields (role ``tool``; ``tool_calls``, ``tool_call_id``, ``name``,
-``reasoning_content`` on messages; ``tools`` and ``chat_template_kwargs`` on cases) that
-``harness/pipeline/cases.py`` is gaining; ``sft-conformance lint`` checks case files with both.
+Reasoning and tool-calling data use the Hugging Face chat format: role ``tool``; ``reasoning_content`` and
+``tool_calls`` on assistant messages, ``tool_call_id`` and ``name`` on tool messages; ``tools`` and
+``chat_template_kwargs`` on cases (given to the template, and to TRL as dataset columns). Any string may spell
+the tokenizer's own special strings as ``{bos}``, ``{eos}`` or ``{eot}`` (substituted per tokenizer).
+``harness/pipeline/cases.py`` loads case files through this schema.
 """
 
 from __future__ import annotations
