@@ -23,6 +23,7 @@ field: an unreadable file, an unknown column layout, a malformed row, an unknown
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import sys
 from collections import Counter, defaultdict
@@ -186,10 +187,43 @@ def _messages(value, where: str) -> tuple[dict, ...]:
     for i, m in enumerate(value):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str):
             raise CheckError(f"{where}[{i}].role: expected a message with a string role")
+        if m.get("content") is None and m.get("tool_calls"):
+            m = {**m, "content": ""}  # an assistant turn that only calls tools
         if not isinstance(m.get("content"), str):
             raise CheckError(f"{where}[{i}].content: expected a string, got {type(m.get('content')).__name__}")
         out.append({k: v for k, v in m.items() if v is not None})
     return tuple(out)
+
+
+def _template_columns(row: dict, where: str) -> dict:
+    """The row's ``tools`` (a list, or its JSON text as TRL >= 0.29 accepts) and ``chat_template_kwargs``."""
+    out = {}
+    tools = row.get("tools")
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except ValueError:
+            raise CheckError(f"{where}.tools: not valid JSON") from None
+    if tools:
+        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise CheckError(f"{where}.tools: expected a list of function definitions")
+        out["tools"] = tuple(tools)
+    kwargs = row.get("chat_template_kwargs")
+    if kwargs:
+        if not isinstance(kwargs, dict):
+            raise CheckError(f"{where}.chat_template_kwargs: expected a mapping")
+        out["chat_template_kwargs"] = {k: v for k, v in kwargs.items() if v is not None}
+    return out
+
+
+def _kind(messages: tuple[dict, ...], columns: dict) -> str:
+    """``_tool`` / ``_reasoning`` for rows of that kind, so expectations written for the golden tool-calling and
+    reasoning cases (``chat_tool*``, ``chat_reasoning_*``) recognise the same mechanism in a user's rows."""
+    if columns.get("tools") or any(m["role"] == "tool" or m.get("tool_calls") for m in messages):
+        return "_tool"
+    if any(m.get("reasoning_content") or "</think>" in m["content"] for m in messages if m["role"] == "assistant"):
+        return "_reasoning"
+    return ""
 
 
 ROW_PREFIX = {"messages": "chat", "conversational_prompt_completion": "conv_pc", "prompt_completion": "pc",
@@ -223,10 +257,15 @@ def row_case(row: dict, index: int, data_type: str, text_field: str, source: str
             if not isinstance(row.get(key), str):
                 raise CheckError(f"{where}.{key}: expected a string, got {type(row.get(key)).__name__}")
         return Case(prompt=row["prompt"], completion=row["completion"], **common)
+    columns = _template_columns(row, where)
     if data_type == "conversational_prompt_completion":
-        return Case(prompt=_messages(row.get("prompt"), f"{where}.prompt"),
-                    completion=_messages(row.get("completion"), f"{where}.completion"), **common)
-    return Case(messages=_messages(row.get("messages"), f"{where}.messages"), **common)
+        prompt = _messages(row.get("prompt"), f"{where}.prompt")
+        completion = _messages(row.get("completion"), f"{where}.completion")
+        common["id"] = f"{prefix}{_kind(prompt + completion, columns)}_row-{index}"
+        return Case(prompt=prompt, completion=completion, **columns, **common)
+    messages = _messages(row.get("messages"), f"{where}.messages")
+    common["id"] = f"{prefix}{_kind(messages, columns)}_row-{index}"
+    return Case(messages=messages, **columns, **common)
 
 
 def _chat_rendering(text: str, lt) -> tuple[bool, str]:

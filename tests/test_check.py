@@ -51,6 +51,33 @@ def test_an_unknown_mechanism_fails_with_exit_1_and_shows_the_row(tmp_path, caps
     assert "GEN-002" in out and "chat_row-1" in out and "loss scope: assistant" in out
 
 
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city.",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+AGENT = [
+    {"tools": json.dumps(TOOLS), "messages": [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]},
+        {"role": "tool", "content": "{\"temperature_c\": 9}"},
+        {"role": "assistant", "content": "It is 9 degrees in Oslo."}]},
+    {"messages": [{"role": "user", "content": "2+2?"},
+                  {"role": "assistant", "reasoning_content": "Two and two make four.", "content": "4."}]},
+]
+
+
+def test_tool_calling_and_reasoning_rows_are_judged(tmp_path):
+    """A user's agentic rows: the tools column (here as JSON text) reaches the template, the tool call is
+    trained, the tool result is not; the row ids carry their kind for the expectations."""
+    code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "agent.jsonl", AGENT)), "--tokenizer", "qwen3",
+                                   "--all"])
+    by = {(r["case"], r["rule"]): r for r in rep["records"]}
+    assert {r["case"] for r in rep["records"]} == {"chat_tool_row-0", "chat_reasoning_row-1"}
+    for case in ("chat_tool_row-0", "chat_reasoning_row-1"):
+        assert by[(case, "TOK-003")]["status"] == "pass", by[(case, "TOK-003")]
+        assert by[(case, "MASK-003")]["status"] == "pass", by[(case, "MASK-003")]
+    assert code == 0
+
+
 def _rendered_text_rows(tok_dir, tmp_path):
     from transformers import AutoTokenizer
 
