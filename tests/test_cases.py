@@ -116,3 +116,20 @@ def test_duplicate_ids_across_files(tmp_path):
         (tmp_path / name).write_text("cases:\n  - {id: same, description: d, messages: [{role: user, content: x}]}\n")
     with pytest.raises(CaseError, match="already defined"):
         load_cases(tmp_path)
+
+
+def test_placeholders_become_each_tokenizers_own_special_strings(tmp_path):
+    from harness.pipeline.cases import with_specials
+
+    f = _write(tmp_path, """
+        cases:
+          - id: pc_user_typed_own_eos
+            description: the user typed this tokenizer's EOS
+            prompt: "Q: capital of France?"
+            completion: " Paris.{eos}"
+        """)
+    case = load_case_file(f)[0]
+    assert case.placeholders == ("eos",)
+    assert with_specials(case, "<s>", "</s>", "</s>").completion == " Paris.</s>"
+    assert with_specials(case, None, "<|im_end|>", "<|im_end|>").completion == " Paris.<|im_end|>"
+    assert "has no eos token" in with_specials(case, "<s>", None, None)

@@ -181,8 +181,8 @@ def _sentinel_span(tok, conv: list[dict], i: int, full: str, kw: dict, field: st
     if pos < 0 or text[:pos] != full[:pos]:
         return None
     content = conv[i][field]
-    for needle in (content, content.lstrip(), content.strip(), *needles):
-        if needle and full.startswith(needle, pos):
+    for needle in (content, content.lstrip(), content.strip(), *needles):  # "" too: an empty content's place
+        if full.startswith(needle, pos):
             return pos, pos + len(needle)
     return None
 
