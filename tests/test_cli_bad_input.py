@@ -75,3 +75,43 @@ def test_listing_into_a_closed_pipe_is_quiet(tmp_path):
 def test_unknown_path_on_the_command_line(capsys, argv):
     code, err = _run(capsys, *argv)
     assert code == 2 and "unknown path 'nope'" in err
+
+
+def test_version_and_examples_in_help(capsys):
+    import pytest
+
+    from harness.cli import main
+
+    with pytest.raises(SystemExit) as ex:
+        main(["--version"])
+    assert ex.value.code == 0 and "sft-conformance" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "130 interrupted" in out
+
+
+def test_interrupted_run_writes_a_partial_report_and_exits_130(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during judging: the verdicts so far are kept in a report marked interrupted; exit 130."""
+    import json
+
+    from harness.cli import main
+    from harness.pipeline.runner import Session
+
+    real = Session.judge
+    calls = {"n": 0}
+
+    def judge_then_interrupt(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "judge", judge_then_interrupt)
+    out = tmp_path / "r.json"
+    code = main(["run", "--tokenizer", "synthetic-chatml", "--path", "messages", "--case", "chat_single_turn",
+                 "--report", str(out)])
+    assert code == 130
+    rep = json.loads(out.read_text())
+    assert rep["run_info"]["selection"]["interrupted"] is True and len(rep["records"]) == 5
+    assert "interrupted: partial report of 5 verdict(s)" in capsys.readouterr().err

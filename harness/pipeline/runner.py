@@ -154,12 +154,13 @@ class Session:
                 "special": [int(i in special) for i in enc.input_ids], "refused": enc.refused,
                 "dropped": enc.dropped, "warnings": enc.warnings[:5]}
 
-    def records(self, tokenizer_ids, paths, rules, expectations=()) -> list[Record]:
+    def records(self, tokenizer_ids, paths, rules, expectations=(), into: list | None = None) -> list[Record]:
+        """Every verdict, appended to ``into`` as it is judged (so an interrupted run keeps what it has)."""
         from harness.pipeline import expectations as exp
 
         versions = library_versions()
         expectations = exp.Expectations.of(expectations)
-        out = []
+        out = into if into is not None else []
         for tid in tokenizer_ids:
             known_as = self.expectation_tokenizer(tid)
             for path in paths:
