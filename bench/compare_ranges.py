@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 def tox_line_releases() -> list[str]:
     text = (ROOT / "tox.ini").read_text(encoding="utf-8")
     out = re.findall(r"trl-[\d.]+:\s*trl==([\d.]+)", text)
-    latest = re.search(r"^trl==([\d.]+)", (ROOT / "constraints" / "latest.txt").read_text(), flags=re.M)
+    latest = re.search(r"^trl==([\d.]+)", (ROOT / "constraints" / "latest.txt").read_text(), flags=re.MULTILINE)
     return out + ([latest.group(1)] if latest else [])
 
 
@@ -56,7 +56,7 @@ def main() -> int:
         b = sorted(by_rule_path_full.get(key, set()))
         if a != b:
             changed += 1
-            fmt = lambda xs: "; ".join(f"{x} → {y}" for x, y in xs) or "none"  # noqa: E731
+            fmt = lambda xs: "; ".join(f"{x} → {y}" for x, y in xs) or "none"
             print(f"| {key[0]} | {key[1]} | {fmt(a)} | {fmt(b)} |")
     print(f"\n{changed} (rule, path) group(s) whose intervals differ")
     return 0

@@ -173,7 +173,7 @@ class SFTTrainerPath(PathAdapter):
             options[trl_driver.length_field()] = None
             max_length = None
         batches = []
-        kind = lambda c: (c.shape, tuple(sorted(self.columns(c))))  # noqa: E731
+        kind = lambda c: (c.shape, tuple(sorted(self.columns(c))))
         for shape in dict.fromkeys(map(kind, cases)):  # a dataset holds one data shape and one column set
             group = [c for c in cases if kind(c) == shape]
             rows = [{**self.row(c, lt), **self.columns(c)} for c in group]
