@@ -63,6 +63,8 @@ SEEDED = [
     ("DROP-001", "synthetic-chatml", "chat_single_turn", "completion", seeding.drop_row, {}),
     ("DROP-001", "synthetic-no-template", "pc_plain", "completion", seeding.drop_row, {}),
     ("DROP-002", "synthetic-chatml", "chat_prompt_fills_max_length", "completion", seeding.drop_row, {}),
+    ("DROP-001", "synthetic-chatml", "chat_single_turn", "completion", seeding.drop_neighbour, {"trainable": 4}),
+    ("DROP-002", "synthetic-chatml", "chat_single_turn", "completion", seeding.drop_neighbour, {"trainable": 0}),
     # tool-calling and reasoning data, on catalog templates that render tools / keep thinking
     ("MASK-002", "qwen2.5", "chat_tool_call_then_answer", "assistant", seeding.train_tool_result, {}),
     ("MULTI-001", "qwen2.5", "chat_tool_calls_two_steps", "assistant", seeding.mask_tool_call, {}),

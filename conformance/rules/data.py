@@ -90,7 +90,8 @@ class Row:
     ``input_ids``/``labels``/``attention_mask`` include the padding the collator added.
     ``refused``: TRL raised an explicit error for the input (acceptable behaviour). ``dropped``:
     TRL removed the example without raising (``DROP-001``/``DROP-002`` judge that).
-    ``neighbour_dropped``: the row collated beside it was removed without an error.
+    ``neighbour_dropped``: the row collated beside it was removed without an error; ``neighbour_trainable``:
+    how many tokens the oracle says that row trains within ``max_length`` (None: it has no reference).
     """
 
     input_ids: list[int]
@@ -104,6 +105,7 @@ class Row:
     refused: str | None = None
     dropped: str | None = None
     neighbour_dropped: str | None = None
+    neighbour_trainable: int | None = None
 
     @property
     def ok(self) -> bool:

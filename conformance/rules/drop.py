@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.rules.base import Context, expected_trained, failed, not_applicable, passed, rule
+from conformance.rules.base import Context, expected_trained, failed, not_applicable, passed, rule, undecidable
 
 
 def _trainable(ctx: Context) -> list[int]:
@@ -35,9 +35,18 @@ def not_dropped(ctx: Context):
                       f"'{ctx.row.loss_scope}' trains are {_within(ctx)}; {_warned(ctx)}",
                       should_train=[ctx.decode([ctx.ref.tokens[i].id]) for i in trainable[:12]],
                       warned=bool(ctx.row.warnings), warnings=ctx.row.warnings[:3])
-    if ctx.row.neighbour_dropped:  # a harness-made row with no reference of its own: said, not judged
-        return passed(f"the example reached the batch (the longer row collated beside it did not: "
-                      f"{ctx.row.neighbour_dropped})")
+    if ctx.row.neighbour_dropped:  # the longer row collated beside it: judged against its own reference
+        n = ctx.row.neighbour_trainable
+        if n is None:
+            return undecidable(f"the example reached the batch, but the longer row collated beside it was removed "
+                               f"({ctx.row.neighbour_dropped}) and has no reference to judge it by")
+        if n:
+            return failed(f"the longer row collated beside the example (same shape, every text a few words longer) "
+                          f"was removed ({ctx.row.neighbour_dropped}) with {n} token(s) the scope "
+                          f"'{ctx.row.loss_scope}' trains {_within(ctx)}; {_warned(ctx)}",
+                          neighbour_trainable=n, warned=bool(ctx.row.warnings), warnings=ctx.row.warnings[:3])
+        return passed("the example reached the batch; the longer row beside it was removed with nothing trainable "
+                      "left (DROP-002 reports that)")
     return passed("the example reached the batch")
 
 
@@ -47,6 +56,10 @@ def empty_not_dropped(ctx: Context):
     nothing, and removing it is defensible; removing it without a word still hides from the user
     that part of the data is unusable. Reported as its own finding, never as a pass."""
     if not ctx.row.dropped:
+        if ctx.row.neighbour_dropped and ctx.row.neighbour_trainable == 0:
+            return failed(f"the longer row collated beside the example was removed ({ctx.row.neighbour_dropped}): "
+                          f"nothing the scope '{ctx.row.loss_scope}' trains is {_within(ctx)} in it; {_warned(ctx)}",
+                          warned=bool(ctx.row.warnings), warnings=ctx.row.warnings[:3])
         return passed("the example was not removed" if not ctx.row.refused else "TRL refused the input with an error")
     if _trainable(ctx):
         return not_applicable("the example had trainable tokens (DROP-001 reports the removal)")

@@ -23,6 +23,14 @@ def prompt_prefix(ctx: Context):
     real = [ctx.row.input_ids[p] for p in ctx.row.real_positions()]
     if real[:len(want)] == want:
         return passed(f"{len(want)} prompt tokens match")
+    own = next((i for i, (a, b) in enumerate(zip(ctx.ref.ids, want)) if a != b), min(len(ctx.ref.ids), len(want)))
+    if own < len(want) and real[:own] == want[:own]:
+        # The template itself writes the prompt differently at inference than inside the conversation (a
+        # generation prompt ending with '<think>\n' the answer turn lacks; a system prompt folded into the last
+        # user turn only): no training sequence can match beyond that, so it is judged up to there.
+        return passed(f"{own} prompt tokens match; the chat template itself renders the inference prompt "
+                      f"differently from the conversation after token {own} "
+                      f"({ctx.decode(want[own:own + 4])!r} vs {ctx.decode(ctx.ref.ids[own:own + 4])!r})")
     if ctx.alignment.truncated:
         return not_applicable("truncated example: the prompt may be cut by max_length")
     d = next((i for i, (a, b) in enumerate(zip(real, want)) if a != b), min(len(real), len(want)))

@@ -51,6 +51,7 @@ class Encoding:
     provenance: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     neighbour_dropped: str | None = None
+    neighbour_trainable: int | None = None
 
     # the same fields mean the same thing as on a rules Row
     ok = Row.ok
@@ -63,7 +64,7 @@ class Encoding:
         """What the rules read: the tensors and the facts of this row, nothing harness-specific."""
         return Row(self.input_ids, self.labels, self.attention_mask, self.loss_scope, self.path,
                    list(self.warnings), self.provenance.get("pad_token_id"), self.provenance.get("eos_token_id"),
-                   self.refused, self.dropped, self.neighbour_dropped)
+                   self.refused, self.dropped, self.neighbour_dropped, self.neighbour_trainable)
 
 
 @dataclass(frozen=True)

@@ -202,3 +202,10 @@ def mask_reasoning(enc: Encoding, oracle: Oracle) -> Encoding:
         if t.message == oracle.final_message and t.role == "reasoning":
             e.labels[p] = IGNORE_INDEX
     return e
+
+
+def drop_neighbour(enc: Encoding, oracle: Oracle, trainable: int) -> Encoding:
+    """The longer row collated beside the example is removed by a dataset filter, without a word; the oracle
+    says it had ``trainable`` tokens to train."""
+    return dataclasses.replace(enc, neighbour_dropped="seeded: a dataset filter removed the neighbour row",
+                               neighbour_trainable=trainable)

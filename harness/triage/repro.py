@@ -225,7 +225,8 @@ def main():
     from conformance.rules.data import PASS, Reference, Row
 
     row = Row(ids, labels, attention, scope, PATH, seen, tok.pad_token_id, tok.eos_token_id, dropped=dropped,
-              neighbour_dropped=neighbour_dropped)
+              neighbour_dropped=neighbour_dropped,
+              neighbour_trainable=NEIGHBOUR_TRAINABLE.get(scope) if neighbour_dropped else None)
     context = base.Context(row, Reference.from_plain(REFERENCE), decode=tok.decode)
     verdict = base.RULES[RULE](context)
     print(f"{RULE}: {verdict.status.upper()} - {verdict.message}")
@@ -261,6 +262,9 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
     rows = _rows(adapter, case, lt)
     view = adapter.reference_view(lt, case) if adapter.available() is None else "native"
     reference_table = _reference(case, lt, view)
+    neighbour_trainable = ({scope: adapter.neighbour_trainable(lt, case, scope)
+                            for scope in ("full", "completion", "assistant", "last_assistant")}
+                           if hasattr(adapter, "neighbour_trainable") else {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folder = _write_tokenizer(lt, out_dir / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}")
@@ -289,6 +293,8 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
         "# the example, then a longer neighbour row so the example is padded\n", _literal("ROWS", rows),
         "# the reference rendering, computed without TRL; tokens are [id, role, message index, speaker, spanned parts]\n",
         _literal("REFERENCE", reference_table),
+        "# per loss scope: tokens the neighbour row trains within MAX_LENGTH (judged when TRL removes it)\n",
+        _literal("NEIGHBOUR_TRAINABLE", neighbour_trainable),
         ("\n# --- the suite's TRL driver (harness/adapters/trl_driver.py) and rules engine (conformance/rules), "
          "verbatim ---\n"), _engine_literal(), ENGINE_LOADER,
         "\n# --- this path's use of TRL ---\n", repro_snippets.snippet(finding.path), MAIN,
