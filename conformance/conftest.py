@@ -29,7 +29,8 @@ OUTCOMES: Counter = Counter()
 def pytest_addoption(parser):
     g = parser.getgroup("sft-conformance")
     g.addoption("--tokenizer", action="append", default=[],
-                help="tokenizer id, local folder or Hub id (repeatable, or comma-separated); default: all")
+                help="tokenizer id, local folder, Hub id, or a selector core/breadth/synthetic/all "
+                     "(repeatable, or comma-separated); default: core (core catalog tier + synthetic)")
     g.addoption("--path", action="append", default=[], help="path id (repeatable, or comma-separated); default: all")
     g.addoption("--rule", action="append", default=[], help="rule id (repeatable, or comma-separated); default: all")
 
@@ -41,7 +42,7 @@ def _listed(config, name, default):
 
 def selected_combinations(config):
     """(tokenizer, path, case) triples the options select, minus those ruled out by data shape alone."""
-    tokenizers = _listed(config, "--tokenizer", tokenizer_registry.default_ids())
+    tokenizers = tokenizer_registry.expand(_listed(config, "--tokenizer", tokenizer_registry.default_ids()))
     paths = _listed(config, "--path", adapters.PATHS)
     for p in paths:
         try:
@@ -78,7 +79,7 @@ def pytest_generate_tests(metafunc):
     exps = expectations.load()
     versions = library_versions()
     params = []
-    defaults = set(tokenizer_registry.default_ids())
+    defaults = set(tokenizer_registry.known_ids())
     aliases: dict[str, str] = {}
     for tid, path, case_id in selected_combinations(metafunc.config):
         if tid not in aliases:  # a renamed copy of a catalog tokenizer is judged as that one

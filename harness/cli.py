@@ -41,7 +41,7 @@ def cmd_provision(args) -> int:
     if args.list:
         for entry in provision.catalog():
             state = "ok" if provision.tokenizer_dir(entry.id, cache) else "missing"
-            print(f"{entry.id:18} {entry.family:22} {state:8} {entry.description}")
+            print(f"{entry.id:22} {entry.family:22} {entry.tier:8} {state:8} {entry.description}")
         return 0
     try:
         done = provision.provision(_split(args.only) or None, cache_dir=cache, force=args.force)
@@ -73,7 +73,8 @@ def _selection(args):
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise UsageError(f"--rule: unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES)}")
-    return _split(args.tokenizer) or tokenizer_registry.default_ids(), paths, [RULES[r] for r in rules], cases
+    tokenizers = tokenizer_registry.expand(_split(args.tokenizer)) or tokenizer_registry.default_ids()
+    return tokenizers, paths, [RULES[r] for r in rules], cases
 
 
 def cmd_run(args) -> int:
@@ -193,7 +194,7 @@ def cmd_list(args) -> int:
 
         for e in provision.catalog():
             where = provision.tokenizer_dir(e.id)
-            print(f"{e.id:22s} {e.family:28s} {'provisioned' if where else 'not provisioned'}")
+            print(f"{e.id:22s} {e.family:28s} {e.tier:8s} {'provisioned' if where else 'not provisioned'}")
         for tid, spec in synthetic.SPECS.items():
             print(f"{tid:22s} {'synthetic':28s} {spec.description}")
     return 0
@@ -389,7 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
                           ("show", cmd_show, "print one case's tokens coloured by label")):
         s = sub.add_parser(name, help=hlp)
         s.add_argument("--tokenizer", action="append" if name == "run" else "store",
-                       required=name == "show", help="catalog/synthetic id, local folder or Hub id")
+                       required=name == "show",
+                       help="catalog/synthetic id, local folder or Hub id" + (
+                           "; or a selector: core (the default: core catalog tier + synthetic), breadth "
+                           "(the breadth tier), synthetic, all" if name == "run" else ""))
         s.add_argument("--path", action="append" if name == "run" else "store", required=name == "show")
         s.add_argument("--cases", help="folder of case files (default: the repository's cases/)")
         s.set_defaults(func=fn)

@@ -169,6 +169,7 @@ class CatalogEntry:
     quirks: tuple[str, ...]
     tokenizer: Mapping[str, Any] = field(default_factory=dict, repr=False)
     template: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    tier: str = "core"
 
     def source(self, key: str) -> Source:
         for src in self.sources:
@@ -253,6 +254,7 @@ def _load_catalog(path: Path) -> _Catalog:
             # as written in the file (no defaults filled in): the recipe hash of a provisioned folder depends on it
             tokenizer=item.tokenizer.model_dump(exclude_unset=True),
             template=item.template.model_dump(exclude_unset=True),
+            tier=item.tier,
         )
         for item in doc.tokenizers
     )
@@ -615,6 +617,63 @@ def _build_tokenizer_files(entry: CatalogEntry, ws: _Workspace, out: Path) -> di
     raise ProvisionError(f"{entry.id}: unknown tokenizer kind {kind!r}")
 
 
+def _apply_token_changes(entry: CatalogEntry, out: Path) -> dict[str, Any]:
+    """Add the special tokens a borrowed vocabulary lacks and set bos/eos/pad (``added_special_tokens``,
+    ``special_tokens``), editing tokenizer.json and tokenizer_config.json directly.
+
+    Editing the files rather than calling ``add_special_tokens`` + ``save_pretrained`` keeps the rest of
+    both files byte-for-byte what the package ships, whatever transformers version provisions.  A token
+    already in the added tokens is marked special; one in the model's vocabulary keeps its id; any
+    other gets the next free id.  Returns what changed, for the manifest.
+    """
+    spec = entry.tokenizer
+    added = list(spec.get("added_special_tokens") or ())
+    roles = dict(spec.get("special_tokens") or {})
+    if not added and not roles:
+        return {}
+    tok_path, cfg_path = out / "tokenizer.json", out / "tokenizer_config.json"
+    data = json.loads(tok_path.read_text(encoding="utf-8"))
+    config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    vocab = data.get("model", {}).get("vocab")
+    if isinstance(vocab, dict):
+        model_ids = dict(vocab)
+    elif isinstance(vocab, list):  # Unigram: [[piece, score], ...]
+        model_ids = {piece[0]: i for i, piece in enumerate(vocab)}
+    else:
+        raise ProvisionError(f"{entry.id}: cannot read the vocabulary of tokenizer.json to add tokens")
+    by_content = {t["content"]: t for t in data.get("added_tokens", [])}
+    next_id = max([*model_ids.values(), *(t["id"] for t in by_content.values()), -1]) + 1
+    assigned: dict[str, int] = {}
+    for token in added:
+        if token in by_content:
+            by_content[token]["special"] = True
+            assigned[token] = by_content[token]["id"]
+            continue
+        token_id = model_ids.get(token)
+        if token_id is None:
+            token_id, next_id = next_id, next_id + 1
+        record = {"id": token_id, "content": token, "single_word": False, "lstrip": False, "rstrip": False,
+                  "normalized": False, "special": True}
+        data.setdefault("added_tokens", []).append(record)
+        by_content[token] = record
+        assigned[token] = token_id
+    data["added_tokens"] = sorted(data.get("added_tokens", []), key=lambda t: t["id"])
+    decoder = config.get("added_tokens_decoder")
+    if isinstance(decoder, dict):
+        for token, token_id in assigned.items():
+            decoder[str(token_id)] = {key: by_content[token][key] for key in
+                                      ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
+    known = set(model_ids) | set(by_content)
+    for role, token in roles.items():
+        if token is not None and token not in known:
+            raise ProvisionError(f"{entry.id}: special_tokens.{role} {token!r} is neither in the vocabulary "
+                                 "nor in added_special_tokens")
+        config[role] = token
+    _write_json(tok_path, data)
+    _write_json(cfg_path, config)
+    return {"added_special_tokens": assigned, "special_tokens": roles}
+
+
 def _copy_tree_files(src: Path, dest: Path) -> None:
     for path in src.iterdir():
         if path.is_file():
@@ -779,6 +838,9 @@ def _resolve_template(entry: CatalogEntry, ws: _Workspace, out: Path) -> tuple[s
     if kind == "package_file":
         template = ws.member(source, spec["member"]).decode("utf-8")
         return template, {"kind": kind, "from": f"{source.spec}:{spec['member']}"}
+    if kind == "bundle_file":
+        template = ws.bundle_blob(source, spec["bundle"], spec["member"]).decode("utf-8")
+        return template, {"kind": kind, "from": f"{source.spec}:{spec['bundle']}:{spec['member']}"}
     if kind == "ollama_automap":
         text = ws.member(source, spec["member"]).decode("utf-8")
         template = ollama_automap_template(text, spec["model"])
@@ -969,6 +1031,7 @@ def _smoke_test(entry: CatalogEntry, directory: Path) -> dict[str, Any]:
 def _build_entry(entry: CatalogEntry, ws: _Workspace, staging: Path, log: Log) -> None:
     """Assemble the directory of one tokenizer in ``staging`` and write its manifest."""
     tokenizer_info = _build_tokenizer_files(entry, ws, staging)
+    tokenizer_info.update(_apply_token_changes(entry, staging))
     template, template_info = _resolve_template(entry, ws, staging)
     if template is not None:
         template_info["upstream_sha256"] = _sha256_bytes(template.encode("utf-8"))

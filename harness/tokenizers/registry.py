@@ -44,15 +44,47 @@ class LoadedTokenizer:
         return bool(self.tokenizer.chat_template)
 
 
-def catalog_ids() -> list[str]:
-    """Real tokenizer ids from ``harness/tokenizers/catalog.yaml``."""
+TIERS = ("core", "breadth")
+SELECTORS = {
+    "core": "the default: core catalog tokenizers + synthetic ones",
+    "breadth": "the breadth tier of the catalog (template families beyond the core)",
+    "synthetic": "the synthetic tokenizers",
+    "all": "every catalog tokenizer (all tiers) + synthetic ones",
+}
+
+
+def catalog_ids(tier: str | None = None) -> list[str]:
+    """Real tokenizer ids from ``harness/tokenizers/catalog.yaml`` (of one ``tier``, or all)."""
     from harness.tokenizers import provision
 
-    return [entry.id for entry in provision.catalog()]
+    return [entry.id for entry in provision.catalog() if tier is None or entry.tier == tier]
 
 
 def default_ids() -> list[str]:
+    """What a run judges when no tokenizer is named: the core tier + the synthetic tokenizers."""
+    return catalog_ids("core") + list(synthetic.SPECS)
+
+
+def known_ids() -> list[str]:
+    """Every catalog id (all tiers) + the synthetic ids."""
     return catalog_ids() + list(synthetic.SPECS)
+
+
+def expand(specs: list[str]) -> list[str]:
+    """Replace the selectors in ``specs`` (``core``, ``breadth``, ``synthetic``, ``all``) by their ids.
+
+    Other specs (an id, a folder, a Hub id) pass unchanged; duplicates are dropped, order is kept.
+    """
+    groups = {
+        "core": default_ids,
+        "breadth": lambda: catalog_ids("breadth"),
+        "synthetic": lambda: list(synthetic.SPECS),
+        "all": known_ids,
+    }
+    out: list[str] = []
+    for spec in specs:
+        out += groups[spec]() if spec in groups else [spec]
+    return list(dict.fromkeys(out))
 
 
 def _hash_tokenizer(tok) -> str:
@@ -125,7 +157,7 @@ def load(spec: str) -> LoadedTokenizer:
         return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), f"local folder {spec}", "user", derive_eot_token(tok))
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise TokenizerUnavailable(
-            f"{spec!r} is not a catalog id ({', '.join(default_ids())}), not a local folder, and "
+            f"{spec!r} is not a catalog id ({', '.join(known_ids())}), not a local folder, and "
             "HF_HUB_OFFLINE=1 forbids loading it from the Hub")
     try:
         tok = _load_dir(spec)
