@@ -27,13 +27,10 @@ SCOPES = ("full", "completion", "assistant", "last_assistant")
 # pass. Reported to the integrator as oracle/rule false positives; test_known_false_positives_still_fail says
 # when one is gone.
 SYSTEM_CASES = ("chat_with_system", "conv_pc_with_system", "chat_three_assistant_turns_system")
-KNOWN_FALSE_POSITIVES = {
-    ("deepseek-r1-distill", "TOK-001"): (None, "the generation prompt ends with '<｜Assistant｜><think>\\n'; "
-                                               "a training render never has '<think>\\n' before the answer"),
-    ("qwq", "TOK-001"): (None, "the generation prompt ends with '<|im_start|>assistant\\n<think>\\n'; "
-                               "a training render never has '<think>\\n' before the answer"),
-    ("mistral-nemo", "TOK-001"): (SYSTEM_CASES, "the system message is rendered only when the last user turn is the "
-                                                "last message: the inference prompt has it, the training render not"),
+KNOWN_FALSE_POSITIVES: dict = {
+    # (tokenizer, rule) -> (cases or None for all, why): reference encodings a rule fails, i.e. bugs of ours.
+    # Fixed: TOK-001 on qwq / deepseek-r1-distill ('<think>\n' generation prompt) and mistral-nemo (system prompt
+    # only in the inference render) now judges the prompt as far as the template itself agrees.
 }
 
 U = {"role": "user", "content": "Hi?"}

@@ -24,7 +24,7 @@ def prompt_prefix(ctx: Context):
     if real[:len(want)] == want:
         return passed(f"{len(want)} prompt tokens match")
     own = next((i for i, (a, b) in enumerate(zip(ctx.ref.ids, want)) if a != b), min(len(ctx.ref.ids), len(want)))
-    if own < len(want) and real[:own] == want[:own]:
+    if ctx.ref.view == "chat" and not ctx.ref.mixed_indices() and own < len(want) and real[:own] == want[:own]:
         # The template itself writes the prompt differently at inference than inside the conversation (a
         # generation prompt ending with '<think>\n' the answer turn lacks; a system prompt folded into the last
         # user turn only): no training sequence can match beyond that, so it is judged up to there.
