@@ -211,3 +211,31 @@ def test_a_transformers_axis_value_replaces_the_companion_pin():
     reqs = release_envs.requirements("0.19.1", ("transformers==5.0.0",))
     assert "transformers<5" not in reqs and "transformers==5.0.0" in reqs and "trl==0.19.1" in reqs
     assert "transformers<5" in release_envs.requirements("0.19.1")
+
+
+def test_an_env_built_for_another_checkout_is_rebuilt(tmp_path, monkeypatch):
+    """Reused only when its marker lists the same requirements: an env whose editable harness points at a
+    moved or deleted clone would import that clone (or nothing)."""
+    import subprocess
+
+    from harness.triage import release_envs
+
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        calls.append(cmd)
+        if "venv" in cmd:
+            (tmp_path / "env" / "bin").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "env" / "bin" / "python").write_text("")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(release_envs.subprocess, "run", fake_run)
+    monkeypatch.setattr(release_envs, "uv", lambda: "uv")
+    env = tmp_path / "env"
+    release_envs.build_env(env, "1.9.0", harness=True)
+    assert len(calls) == 2
+    release_envs.build_env(env, "1.9.0", harness=True)
+    assert len(calls) == 2, "same requirements: reused"
+    (env / ".sft-conformance-complete").write_text("torch==2.13.0 trl==1.9.0 -e /elsewhere[provision]\n")
+    release_envs.build_env(env, "1.9.0", harness=True)
+    assert len(calls) == 4, "built for another checkout: rebuilt"

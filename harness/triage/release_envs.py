@@ -134,11 +134,13 @@ def build_env(env: Path, version: str, extra: tuple[str, ...] = (), harness: boo
     python = env / "bin" / "python"
     t0 = time.perf_counter()
     marker = env / ".sft-conformance-complete"
-    if python.exists() and marker.exists():
+    reqs = requirements(version, extra, harness)
+    # reused only when built with the same requirements: an env whose editable harness points at another
+    # checkout (a moved or deleted clone) would import that one, or nothing
+    if python.exists() and marker.exists() and marker.read_text(encoding="utf-8").split() == reqs:
         return python, 0.0
     shutil.rmtree(env, ignore_errors=True)
     tool = uv()
-    reqs = requirements(version, extra, harness)
     links = os.environ.get("UV_FIND_LINKS") or os.environ.get("PIP_FIND_LINKS", "")
     try:
         subprocess.run([tool, "venv", "-q", "-p", sys.executable, str(env)], check=True, capture_output=True,
