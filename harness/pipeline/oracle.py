@@ -274,56 +274,60 @@ def _turn_eot(full: str, start: int, end: int, eot: str | None, specials: list[s
     return next((s for s in specials if tail.endswith(s)), eot)
 
 
-def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = None,
-                prompt_messages: list[dict] | None = None) -> Oracle:
-    """Reference for a conversation: the chat template render, tokenized as ``apply_chat_template`` does."""
-    tok = lt.tokenizer
-    if not lt.has_chat_template:
-        raise OracleError(f"tokenizer {lt.id} has no chat template; conversational paths need one")
-    conv = messages or case.conversation
-    kw = case.render_kwargs
-    try:
-        full = _render(tok, conv, **kw)
-    except Exception as exc:  # noqa: BLE001 - template errors are user-facing facts, not crashes
-        raise OracleError(f"chat template of {lt.id} cannot render case {case.id}: {exc}") from None
-    notes: list[str] = []
-    seg_ends: list[int | None] = []
+def _prefix_ends(tok, conv: list[dict], full: str, kw: dict, notes: list[str]) -> list[int | None]:
+    """Where the render of ``conv[:k]`` ends inside the full render, for every k (None: not a prefix of it)."""
+    ends: list[int | None] = []
     for k in range(1, len(conv) + 1):
         try:
             prefix = full if k == len(conv) else _render(tok, conv[:k], **kw)
         except Exception:  # noqa: BLE001 - some templates refuse partial conversations
             prefix = None
         if prefix is not None and full.startswith(prefix):
-            seg_ends.append(len(prefix))
+            ends.append(len(prefix))
         else:
-            seg_ends.append(None)
+            ends.append(None)
             if k < len(conv):
                 notes.append(f"prefix render of messages[:{k}] is not a prefix of the full render")
-    # Generation prompt of each assistant turn: render(prefix, gen=True) minus render(prefix).
-    gen_prompts: dict[int, str] = {}
+    return ends
+
+
+def _generation_prompts(tok, conv: list[dict], kw: dict) -> dict[int, str]:
+    """The generation prompt before each assistant turn: render(prefix, gen=True) minus render(prefix)."""
+    out: dict[int, str] = {}
     for i, m in enumerate(conv):
         if m["role"] != "assistant" or i == 0:
             continue
         try:
             without = _render(tok, conv[:i], **kw)
             with_gen = _render(tok, conv[:i], add_generation_prompt=True, **kw)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S112 - a prefix the template refuses has no generation prompt to measure
             continue
         if with_gen.startswith(without):
-            gen_prompts[i] = with_gen[len(without):]
+            out[i] = with_gen[len(without):]
+    return out
 
-    spans, lost = _locate_contents(tok, conv, full, seg_ends, gen_prompts, kw)
-    eot = lt.eot_token
-    specials = _special_strings(tok)
-    turn_eots: dict[int, str | None] = {}
-    eot_at: dict[int, int | None] = {}  # where each message's end-of-turn token starts
-    char_roles: list[tuple] = [None] * len(full)
+
+@dataclass
+class _Layout:
+    """Every character of the render with its (message, role, speaker), and each turn's end-of-turn token."""
+
+    char_roles: list
+    turn_eots: dict[int, str | None]
+    eot_at: dict[int, int | None]  # where each message's end-of-turn token starts
+    order: list[int]               # messages by position in the render
+
+
+def _paint_turns(tok, lt, conv, full, spans, seg_ends, gen_prompts, notes):
+    """Content, then the scaffolding after it: end of turn, separator, the next message's header and (for an
+    assistant) the preamble after its generation prompt. Returns the layout and its ``paint(a, b, msg, role)``."""
+    eot, specials = lt.eot_token, _special_strings(tok)
+    layout = _Layout([None] * len(full), {}, {}, sorted(range(len(conv)), key=lambda i: spans[i]))
 
     def paint(a: int, b: int, msg: int, role: str) -> None:
         for x in range(max(a, 0), min(b, len(full))):
-            char_roles[x] = (msg, role, conv[msg]["role"])
+            layout.char_roles[x] = (msg, role, conv[msg]["role"])
 
-    order = sorted(range(len(conv)), key=lambda i: spans[i])
+    order = layout.order
     for rank, i in enumerate(order):
         s, e = spans[i]
         paint(s, e, i, "content")
@@ -336,7 +340,7 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
         # the final one with <|return|>).
         turn_eot = _turn_eot(full, e, split if split is not None else gap_end, eot, specials,
                              own_end=split is not None and bool(conv[i].get("tool_calls")))
-        turn_eots[i] = turn_eot
+        layout.turn_eots[i] = turn_eot
         if split is None:  # no reliable prefix boundary: end this turn right after its EOT token
             k = full.find(turn_eot, e, gap_end) if turn_eot else -1
             split = k + len(turn_eot) if k >= 0 else gap_end if nxt is None else e
@@ -344,7 +348,7 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
                 split += 1
         k = full.find(turn_eot, e, split) if turn_eot else -1
         eot_end = k + len(turn_eot) if k >= 0 else split
-        eot_at[i] = k if k >= 0 else None
+        layout.eot_at[i] = k if k >= 0 else None
         paint(e, eot_end, i, "eot")
         paint(eot_end, split, i, "sep")
         if nxt is not None:
@@ -357,25 +361,67 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
                     paint(head + len(gp), gap_end, nxt, "preamble")
                 else:
                     notes.append(f"generation prompt of message {nxt} not found before its content")
-    first = order[0]
-    paint(0, spans[first][0], first, "header")
-    unrendered_calls = _paint_assistant_output(tok, conv, full, kw, spans, eot_at, char_roles, paint)
+    paint(0, spans[order[0]][0], order[0], "header")
+    return layout, paint
 
-    ids, offsets = _encode(tok, full, add_special_tokens=False)
-    last = order[-1]
-    tokens = _token_roles(ids, offsets, char_roles, tok.bos_token_id, (last, "sep", conv[last]["role"]))
-    eot_id = tok.convert_tokens_to_ids(eot) if eot else None
-    terminators = {}
+
+def _terminators(tok, conv, tokens, layout: _Layout, eot: str | None, notes: list[str]) -> dict[int, int]:
+    """Token index of each assistant message's end-of-turn token."""
+    out = {}
     for i, m in enumerate(conv):
         if m["role"] == "assistant":
-            want = turn_eots.get(i) or eot
+            want = layout.turn_eots.get(i) or eot
             want_id = tok.convert_tokens_to_ids(want) if want else None
             idx = next((j for j, t in enumerate(tokens) if t.message == i and t.role == "eot" and t.id == want_id),
                        None)
             if idx is not None:
-                terminators[i] = idx
+                out[i] = idx
             else:
                 notes.append(f"assistant message {i} has no end-of-turn token {want!r} in the render")
+    return out
+
+
+def _inference_prompt(tok, messages: list[dict] | None, kw: dict, notes: list[str]) -> list[int] | None:
+    """What the model sees at inference before it answers: the prompt rendered with the generation prompt."""
+    if not messages:
+        return None
+    try:
+        return list(tok(_render(tok, messages, add_generation_prompt=True, **kw), add_special_tokens=False)["input_ids"])
+    except Exception:  # noqa: BLE001
+        notes.append("the prompt alone cannot be rendered with add_generation_prompt=True")
+        return None
+
+
+def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = None,
+                prompt_messages: list[dict] | None = None) -> Oracle:
+    """Reference for a conversation: the chat template render, tokenized as ``apply_chat_template`` does.
+
+    Steps: render; where each prefix render ends; each assistant turn's generation prompt; where each message's
+    content is; paint every character with its role; what assistants generate besides content (thinking, tool
+    calls); tokenize and give each token the role of its characters; each assistant turn's end-of-turn token;
+    the inference prompt.
+    """
+    tok = lt.tokenizer
+    if not lt.has_chat_template:
+        raise OracleError(f"tokenizer {lt.id} has no chat template; conversational paths need one")
+    conv = messages or case.conversation
+    kw = case.render_kwargs
+    try:
+        full = _render(tok, conv, **kw)
+    except Exception as exc:  # noqa: BLE001 - template errors are user-facing facts, not crashes
+        raise OracleError(f"chat template of {lt.id} cannot render case {case.id}: {exc}") from None
+    notes: list[str] = []
+    seg_ends = _prefix_ends(tok, conv, full, kw, notes)
+    gen_prompts = _generation_prompts(tok, conv, kw)
+    spans, lost = _locate_contents(tok, conv, full, seg_ends, gen_prompts, kw)
+    layout, paint = _paint_turns(tok, lt, conv, full, spans, seg_ends, gen_prompts, notes)
+    unrendered_calls = _paint_assistant_output(tok, conv, full, kw, spans, layout.eot_at, layout.char_roles, paint)
+
+    ids, offsets = _encode(tok, full, add_special_tokens=False)
+    last = layout.order[-1]
+    tokens = _token_roles(ids, offsets, layout.char_roles, tok.bos_token_id, (last, "sep", conv[last]["role"]))
+    eot = lt.eot_token
+    terminators = _terminators(tok, conv, tokens, layout, eot, notes)
     mixed = [i for i, t in enumerate(tokens) if t.role == MIXED]
     if mixed:
         notes.append("undecidable: token(s) " + ", ".join(f"{i} {tok.decode([tokens[i].id])!r}" for i in mixed)
@@ -383,13 +429,8 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
     _check_tool_layout(conv, lost + unrendered_calls, terminators, lt.id, case.id)
     final = len(conv) - 1 if conv[-1]["role"] == "assistant" else None
     pm = prompt_messages if prompt_messages is not None else (conv[:-1] if final is not None else None)
-    prompt_ids = None
-    if pm:
-        try:
-            prompt_ids = list(tok(_render(tok, pm, add_generation_prompt=True, **kw),
-                                  add_special_tokens=False)["input_ids"])
-        except Exception:  # noqa: BLE001
-            notes.append("the prompt alone cannot be rendered with add_generation_prompt=True")
+    prompt_ids = _inference_prompt(tok, pm, kw, notes)
+    eot_id = tok.convert_tokens_to_ids(eot) if eot else None
     return Oracle(case.id, lt.id, "chat", full, tokens, eot, eot_id, tok.bos_token_id, prompt_ids,
                   gen_prompts.get(final) if final is not None else None, terminators, final, notes)
 
