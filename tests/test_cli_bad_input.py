@@ -115,3 +115,20 @@ def test_interrupted_run_writes_a_partial_report_and_exits_130(tmp_path, monkeyp
     rep = json.loads(out.read_text())
     assert rep["run_info"]["selection"]["interrupted"] is True and len(rep["records"]) == 5
     assert "interrupted: partial report of 5 verdict(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("files,message", [
+    ({}, "no tokenizer files in this folder"),
+    ({"tokenizer.json": "{not json", "tokenizer_config.json": "{}"}, "transformers cannot load this tokenizer folder"),
+])
+def test_an_empty_or_corrupt_tokenizer_folder_is_one_line_and_exit_2(tmp_path, capsys, files, message):
+    from harness.cli import main
+
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    code = main(["run", "--tokenizer", str(folder), "--path", "text", "--case", "pc_plain",
+                 "--report", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err

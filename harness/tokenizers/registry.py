@@ -153,7 +153,15 @@ def load(spec: str) -> LoadedTokenizer:
         return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), f"catalog ({folder})", entry.family,
                                derive_eot_token(tok))
     if Path(spec).is_dir():
-        tok = _load_dir(spec)
+        if not any(Path(spec).glob("tokenizer*")) and not any(Path(spec).glob("*.model")):
+            raise TokenizerUnavailable(f"{spec}: no tokenizer files in this folder (tokenizer.json, "
+                                       "tokenizer_config.json or a SentencePiece .model)")
+        try:
+            tok = _load_dir(spec)
+        except Exception as exc:  # noqa: BLE001 - a corrupt folder is one clear line, not a traceback
+            detail = " ".join(str(exc).split())[:300]
+            raise TokenizerUnavailable(f"{spec}: transformers cannot load this tokenizer folder "
+                                       f"({type(exc).__name__}: {detail})") from None
         return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), f"local folder {spec}", "user", derive_eot_token(tok))
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         raise TokenizerUnavailable(
