@@ -38,8 +38,7 @@ from harness.pipeline import expectations
 from harness.pipeline.cases import load_cases
 from harness.pipeline.encoding import FAIL, IGNORE_INDEX, NotApplicable
 from harness.pipeline.invariance import variant_differences
-from harness.pipeline.oracle import OracleError, oracle_for
-from harness.pipeline.runner import reference_case
+from harness.pipeline.oracle import OracleError, oracle_for, reference_case
 from harness.tokenizers import registry as tokenizer_registry
 from harness.views.show import render
 from harness.views.snapshot_format import target_line

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from conformance.rules.base import Context, expected_trained, failed, not_applicable, passed, rule, undecidable
+from conformance.rules.base import (
+    Context,
+    expected_trained,
+    failed,
+    not_applicable,
+    passed,
+    rule,
+    undecidable,
+)
 
 
 def _trainable(ctx: Context) -> list[int]:

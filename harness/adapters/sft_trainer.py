@@ -121,8 +121,7 @@ class SFTTrainerPath(PathAdapter):
         """Tokens the oracle says ``scope`` trains in the case's longer neighbour row within ``max_length``
         (what DROP-001/DROP-002 judge a removed neighbour by); None when the oracle cannot render it."""
         from conformance.rules.base import expected_trained
-        from harness.pipeline.oracle import OracleError, oracle_for
-        from harness.pipeline.runner import reference_case
+        from harness.pipeline.oracle import OracleError, oracle_for, reference_case
 
         fields = _as_case_fields(neighbour_case(case))
         neighbour = reference_case(dataclasses.replace(case, id=f"{case.id}~neighbour", paths=None, **fields),

@@ -465,6 +465,24 @@ def _paint_assistant_output(tok, conv, full, kw, spans, eot_at, char_roles, pain
     return unrendered
 
 
+def reference_case(case: Case, view: str | None) -> Case:
+    """The case as the oracle must judge it: a string pair that TRL rendered as a chat (``view`` "chat")
+    becomes that user/assistant conversation; anything else stays as it is."""
+    if case.reference_completion is not None:
+        import dataclasses
+
+        case = dataclasses.replace(case, completion=case.reference_completion, reference_completion=None)
+    return as_conversation(case) if view == "chat" and case.shape == "string_pc" else case
+
+
+def as_conversation(case: Case) -> Case:
+    """A string prompt/completion case as the user/assistant conversation old TRL renders it to."""
+    import dataclasses
+
+    msgs = ({"role": "user", "content": case.prompt}, {"role": "assistant", "content": case.completion})
+    return dataclasses.replace(case, messages=msgs, prompt=None, completion=None)
+
+
 def oracle_for(case: Case, lt: LoadedTokenizer) -> Oracle:
     """The reference view a case is judged against: string pairs by concatenation, conversations by template."""
     return string_oracle(case, lt) if case.shape == "string_pc" else chat_oracle(case, lt)

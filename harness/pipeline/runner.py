@@ -13,7 +13,7 @@ from harness import adapters
 from harness.adapters.versions import library_versions
 from harness.pipeline.cases import Case, for_tokenizer, load_cases
 from harness.pipeline.encoding import NOT_APPLICABLE, UNDECIDABLE, Encoding, NotApplicable, Verdict
-from harness.pipeline.oracle import Oracle, OracleError, OracleUndecidable, oracle_for
+from harness.pipeline.oracle import Oracle, OracleError, OracleUndecidable, oracle_for, reference_case
 from harness.tokenizers import registry as tokenizer_registry
 
 
@@ -237,24 +237,6 @@ class Session:
                         out.append(Record(tid, path, case_id, rule_id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None, modifier))
         return out
-
-
-def reference_case(case: Case, view: str | None) -> Case:
-    """The case as the oracle must judge it: a string pair that TRL rendered as a chat (``view`` "chat")
-    becomes that user/assistant conversation; anything else stays as it is."""
-    if case.reference_completion is not None:
-        import dataclasses
-
-        case = dataclasses.replace(case, completion=case.reference_completion, reference_completion=None)
-    return as_conversation(case) if view == "chat" and case.shape == "string_pc" else case
-
-
-def as_conversation(case: Case) -> Case:
-    """A string prompt/completion case as the user/assistant conversation old TRL renders it to."""
-    import dataclasses
-
-    msgs = ({"role": "user", "content": case.prompt}, {"role": "assistant", "content": case.completion})
-    return dataclasses.replace(case, messages=msgs, prompt=None, completion=None)
 
 
 def _jsonable(obj):

@@ -22,8 +22,7 @@ from pathlib import Path
 from harness import adapters
 from harness.adapters import repro_snippets
 from harness.pipeline.cases import Case, for_tokenizer, load_cases
-from harness.pipeline.oracle import OracleError, oracle_for
-from harness.pipeline.runner import reference_case
+from harness.pipeline.oracle import OracleError, oracle_for, reference_case
 
 
 class FindingError(ValueError):
