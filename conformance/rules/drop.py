@@ -11,12 +11,18 @@ from conformance.rules.base import (
     rule,
     undecidable,
 )
+from conformance.rules.data import Reference
+
+
+def trainable_within(ref: Reference, scope: str) -> list[int]:
+    """Reference indices ``scope`` trains that fit in the reference's ``max_length`` (the first token is never
+    a target): what a removed row, the example's or the neighbour's beside it, had to teach."""
+    cap = ref.max_length
+    return [i for i in expected_trained(ref, scope) if i > 0 and (cap is None or i < cap)]
 
 
 def _trainable(ctx: Context) -> list[int]:
-    """Reference indices the scope trains that fit in ``max_length`` (the first token is never a target)."""
-    cap = ctx.ref.max_length
-    return [i for i in expected_trained(ctx.ref, ctx.row.loss_scope) if i > 0 and (cap is None or i < cap)]
+    return trainable_within(ctx.ref, ctx.row.loss_scope)
 
 
 def _within(ctx: Context) -> str:

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import tempfile
 
+from conformance.rules.drop import trainable_within
 from harness.adapters import trl_driver
 from harness.adapters.base import PathAdapter, error_text
 from harness.adapters.datasets_patch import without_dataset_fingerprints
@@ -114,24 +115,22 @@ class SFTTrainerPath(PathAdapter):
                 out[case.id] = self.make_encoding(lt, case, scope, ids, labels, att, seen, tok)
                 if -(i + 1) not in index:
                     out[case.id].neighbour_dropped = REMOVED
-                    out[case.id].neighbour_trainable = self.neighbour_trainable(lt, case, scope)
+                    ref = self.neighbour_reference(lt, case)
+                    out[case.id].neighbour_trainable = None if ref is None else len(trainable_within(ref, scope))
         return out
 
-    def neighbour_trainable(self, lt, case, scope) -> int | None:
-        """Tokens the oracle says ``scope`` trains in the case's longer neighbour row within ``max_length``
-        (what DROP-001/DROP-002 judge a removed neighbour by); None when the oracle cannot render it."""
-        from conformance.rules.base import expected_trained
+    def neighbour_reference(self, lt, case):
+        """The oracle's reference for the case's longer neighbour row (what DROP-001/DROP-002 judge a removed
+        neighbour by, through ``trainable_within``); None when the oracle cannot render it."""
         from harness.pipeline.oracle import OracleError, oracle_for, reference_case
 
         fields = _as_case_fields(neighbour_case(case))
         neighbour = reference_case(dataclasses.replace(case, id=f"{case.id}~neighbour", paths=None, **fields),
                                    self.reference_view(lt, case))
         try:
-            ref = oracle_for(neighbour, lt).reference(case.max_length)
+            return oracle_for(neighbour, lt).reference(case.max_length)
         except OracleError:
             return None
-        cap = case.max_length
-        return sum(1 for i in expected_trained(ref, scope) if i > 0 and (cap is None or i < cap))
 
     def batch_collator(self, lt, tok, case, neighbours):
         rows = [{**self.row(case, lt), **self.columns(case), CASE_COLUMN: 0}]

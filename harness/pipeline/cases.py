@@ -13,8 +13,6 @@ import fnmatch
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-ROLES = ("system", "user", "assistant", "tool")
-SHAPES = ("string_pc", "conversation")
 DEFAULT_CASES_DIR = Path(__file__).resolve().parents[2] / "cases"
 
 
@@ -85,11 +83,10 @@ class Case:
 
     @property
     def render_kwargs(self) -> dict:
-        """Keyword arguments for ``apply_chat_template`` beyond the messages, as TRL passes the row's columns."""
-        out = dict(self.chat_template_kwargs or {})
-        if self.tools:
-            out["tools"] = [dict(t) for t in self.tools]
-        return out
+        """Keyword arguments for ``apply_chat_template`` beyond the messages: the row's columns as TRL passes
+        them (``tools``, then the ``chat_template_kwargs`` spread over them)."""
+        columns = self.extra_columns
+        return {**{k: v for k, v in columns.items() if k == "tools"}, **columns.get("chat_template_kwargs", {})}
 
     @property
     def extra_columns(self) -> dict:

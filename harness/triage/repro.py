@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.rules.drop import trainable_within
 from harness import adapters
 from harness.adapters import repro_snippets
 from harness.pipeline.cases import Case, for_tokenizer, load_cases
@@ -261,9 +262,10 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
     rows = _rows(adapter, case, lt)
     view = adapter.reference_view(lt, case) if adapter.available() is None else "native"
     reference_table = _reference(case, lt, view)
-    neighbour_trainable = ({scope: adapter.neighbour_trainable(lt, case, scope)
+    neighbour_ref = adapter.neighbour_reference(lt, case) if hasattr(adapter, "neighbour_reference") else None
+    neighbour_trainable = ({scope: len(trainable_within(neighbour_ref, scope))
                             for scope in ("full", "completion", "assistant", "last_assistant")}
-                           if hasattr(adapter, "neighbour_trainable") else {})
+                           if neighbour_ref is not None else {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     folder = _write_tokenizer(lt, out_dir / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}")
