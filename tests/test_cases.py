@@ -10,7 +10,7 @@ import pytest
 from harness.pipeline.cases import CaseError, load_case_file, load_cases
 
 REQUIRED_TAGS = {"single-turn", "system", "multi-turn", "empty", "whitespace", "unicode", "rtl", "truncation",
-                 "boundary-merge", "injection", "tutorial", "reasoning", "tools", "template-kwargs"}
+                 "boundary-merge", "injection", "tutorial", "reasoning", "tools", "template-kwargs", "placeholder"}
 
 
 def test_golden_cases_load_and_cover_the_issue_list():
@@ -100,6 +100,37 @@ def _write(tmp_path: Path, body: str) -> Path:
          chat_template_kwargs: [enable_thinking]
          messages: [{role: user, content: hi}]
      """, "cases[0] (id x).chat_template_kwargs"),
+    *[(f"""
+     cases:
+       - id: x
+         description: d
+         tools: [{{type: function, function: {{name: get_weather, parameters: {{type: object,
+                  properties: {{city: {{type: string}}}}, required: [city], additionalProperties: false}}}}}}]
+         messages:
+           - {{role: user, content: hi}}
+           - {{role: assistant, content: "", tool_calls: [{{id: c1, type: function, function: {call}}}]}}
+           - {{role: tool, tool_call_id: {answers}, content: "18"}}
+     """, field) for call, answers, field in [
+        ("{name: get_wether, arguments: {city: Paris}}", "c1",
+         "messages[1].tool_calls[0] (id c1).function.name: 'get_wether' is not one of the case's tools"),
+        ("{name: get_weather, arguments: {}}", "c1",
+         "messages[1].tool_calls[0] (id c1).function.arguments: missing required argument(s) city"),
+        ("{name: get_weather, arguments: {city: 3}}", "c1",
+         "messages[1].tool_calls[0] (id c1).function.arguments: argument 'city': expected string, got int"),
+        ("{name: get_weather, arguments: {city: Paris, units: C}}", "c1",
+         "messages[1].tool_calls[0] (id c1).function.arguments: unknown argument 'units'"),
+        ("{name: get_weather, arguments: '{\"city\": '}", "c1",
+         "messages[1].tool_calls[0] (id c1).function.arguments: not valid JSON"),
+        ("{name: get_weather, arguments: {city: Paris}}", "c9", "messages[2].tool_call_id: 'c9' answers no earlier"),
+    ]],
+    ("""
+     cases:
+       - id: x
+         description: d
+         messages:
+           - {role: user, content: hi}
+           - {role: assistant, content: "", tool_calls: [{type: function, function: {name: f, arguments: {}}}]}
+     """, "cases[0] (id x).messages[1].tool_calls[0]: a tool call needs the case's `tools`"),
     ("cases: {}\n", "cases: expected a top-level"),
     ("cases: [\n", "not valid YAML"),
 ])

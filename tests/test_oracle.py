@@ -101,3 +101,23 @@ def test_template_that_drops_tool_calls_is_undecidable_not_guessed():
     lt = tokenizer_registry.load("synthetic-chatml")  # its template writes content only
     with pytest.raises(OracleUndecidable, match="not in the render"):
         chat_oracle(CASES["chat_tool_call_then_answer"], lt)
+
+
+def test_thinking_kept_only_in_the_last_turn_does_not_hide_the_turn_ends():
+    """gpt-oss renders a thinking turn's analysis only while it is the last assistant turn: the render of the
+    conversation up to that turn is then no prefix of the full render. Compared without the thinking it is, so
+    the tool call before the result is found and ends with <|call|> (it was UNDECIDABLE)."""
+    lt = tokenizer_registry.load("gpt-oss")
+    orc = chat_oracle(CASES["chat_reasoning_then_tool_call"], lt)
+    assert '"Bern"' in _text(orc, lt, message=1, role="content")
+    assert lt.tokenizer.decode([orc.tokens[orc.terminators[1]].id]) == "<|call|>"
+    assert "I need the temperature" not in orc.text  # dropped by the template in the full render
+
+
+def test_prompt_rendered_alone_that_differs_from_the_conversation_is_judged_on_the_conversation():
+    """synthetic-inference-preamble writes a system turn only with a generation prompt: the reference is the
+    conversation's own render, and TOK-001 compares the prompt only as far as the two renders agree."""
+    lt = tokenizer_registry.load("synthetic-inference-preamble")
+    orc = chat_oracle(CASES["conv_pc_single"], lt)
+    assert "Today is Monday" not in orc.text
+    assert lt.tokenizer.decode(orc.prompt_ids).startswith("<|im_start|>system\nToday is Monday.")

@@ -195,6 +195,15 @@ def split_thinking(content: str) -> tuple[str | None, str]:
     return head.split("<think>")[-1].strip(), answer.lstrip("\n")
 
 
+def _without_thinking(message: dict) -> dict:
+    """The message with its thinking taken out (the field, or the inline ``<think>`` block)."""
+    if not thinking_of(message):
+        return message
+    out = {k: v for k, v in message.items() if k != "reasoning_content"}
+    out["content"] = split_thinking(message["content"])[1]
+    return out
+
+
 def thinking_of(message: dict) -> str | None:
     """The assistant's thinking, whether in a ``reasoning_content`` field or inline in ``<think>`` tags."""
     if message.get("role") != "assistant":
@@ -282,6 +291,13 @@ def _prefix_ends(tok, conv: list[dict], full: str, kw: dict, notes: list[str]) -
             prefix = full if k == len(conv) else _render(tok, conv[:k], **kw)
         except Exception:  # noqa: BLE001 - some templates refuse partial conversations
             prefix = None
+        if prefix is not None and not full.startswith(prefix) and any(thinking_of(m) for m in conv[:k]):
+            # A template that keeps the thinking of the last assistant turn only (gpt-oss, Qwen3) renders a prefix
+            # ending in a thinking turn with thinking that the full render drops: compare without it.
+            try:
+                prefix = _render(tok, [_without_thinking(m) for m in conv[:k]], **kw)
+            except Exception:  # noqa: BLE001 - as above
+                prefix = None
         if prefix is not None and full.startswith(prefix):
             ends.append(len(prefix))
         else:

@@ -11,6 +11,7 @@ the tokenizer's own special strings as ``{bos}``, ``{eos}`` or ``{eot}`` (substi
 from __future__ import annotations
 
 import fnmatch
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -35,6 +36,38 @@ def _path_glob(value: str) -> str:
     if not any(fnmatch.fnmatchcase(known, value) for known in PATH_IDS):
         raise ValueError(f"{value!r} names no path; known: {', '.join(PATH_IDS)}")
     return value
+
+
+_JSON_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict,
+               "array": list, "null": type(None)}
+
+
+def _arguments_problem(arguments: Any, parameters: dict[str, Any]) -> str | None:
+    """What is wrong with a call's arguments against the function's JSON Schema (the subset tool definitions
+    use: an object's ``properties``, ``required``, ``additionalProperties`` and each property's ``type``), or
+    None."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as exc:
+            return f"not valid JSON: {exc.msg}"
+    if not isinstance(arguments, dict):
+        return "expected a mapping of arguments"
+    properties = parameters.get("properties") or {}
+    missing = [name for name in parameters.get("required") or [] if name not in arguments]
+    if missing:
+        return f"missing required argument(s) {', '.join(missing)}"
+    for name, value in arguments.items():
+        if name not in properties:
+            if parameters.get("additionalProperties") is False:
+                return f"unknown argument {name!r} (the function takes {', '.join(properties) or 'none'})"
+            continue
+        expected = properties[name].get("type")
+        kinds = [expected] if isinstance(expected, str) else expected or []
+        if kinds and not any(isinstance(value, _JSON_TYPES.get(k, object)) and not
+                             (k in ("integer", "number") and isinstance(value, bool)) for k in kinds):
+            return f"argument {name!r}: expected {' or '.join(kinds)}, got {type(value).__name__}"
+    return None
 
 
 class Function(Strict):
@@ -142,6 +175,34 @@ class Case(Strict):
         for key in ("tools", "chat_template_kwargs"):
             if getattr(self, key) is not None and isinstance(self.prompt, str):
                 raise FieldError((key,), "only a conversation is rendered with a chat template")
+        return self
+
+    @model_validator(mode="after")
+    def _calls_match_tools(self) -> Case:
+        """Every tool call names a function of ``tools`` with arguments its JSON Schema accepts, and every tool
+        result answers an earlier call: a case the template would render as nonsense is rejected when it loads."""
+        parts = ([("messages", self.messages)] if self.messages is not None else
+                 [(key, getattr(self, key)) for key in ("prompt", "completion")
+                  if isinstance(getattr(self, key), list)])
+        functions = {t.function.name: t.function for t in self.tools or []}
+        call_ids: set[str] = set()
+        for key, messages in parts:
+            for i, message in enumerate(messages):
+                for j, call in enumerate(message.tool_calls or []):
+                    loc = (key, i, "tool_calls", j)
+                    if self.tools is None:
+                        raise FieldError(loc, "a tool call needs the case's `tools`")
+                    if call.function.name not in functions:
+                        raise FieldError((*loc, "function", "name"), f"{call.function.name!r} is not one of "
+                                         f"the case's tools ({', '.join(functions)})")
+                    problem = _arguments_problem(call.function.arguments, functions[call.function.name].parameters)
+                    if problem:
+                        raise FieldError((*loc, "function", "arguments"), problem)
+                    if call.id:
+                        call_ids.add(call.id)
+                if message.tool_call_id is not None and message.tool_call_id not in call_ids:
+                    raise FieldError((key, i, "tool_call_id"),
+                                     f"{message.tool_call_id!r} answers no earlier tool call")
         return self
 
 

@@ -2,8 +2,8 @@
 
 Each one is a small byte-level BPE trained in memory on a fixed corpus (deterministic, a few
 milliseconds) and differs from the ``synthetic-chatml`` baseline in exactly one quirk: no chat
-template, no pad token, pad == eos, BOS emitted by both template and tokenizer, or an
-end-of-turn token that differs from EOS (Gemma style).
+template, no pad token, pad == eos, BOS emitted by both template and tokenizer, an
+end-of-turn token that differs from EOS (Gemma style), or a preamble rendered only with a generation prompt.
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ CHATML_TEMPLATE = (
 )
 
 BOS_CHATML_TEMPLATE = "{{ bos_token }}" + CHATML_TEMPLATE
+
+# A preamble turn rendered only for inference (with a generation prompt), as templates do that print a date
+# line or a default system turn only then: the prompt rendered alone is not a prefix of the same prompt inside
+# the full conversation; the two renders diverge before the join, at the first message.
+INFERENCE_PREAMBLE_TEMPLATE = (
+    "{% if add_generation_prompt %}{{ '<|im_start|>system\nToday is Monday.<|im_end|>\n' }}{% endif %}"
+    + CHATML_TEMPLATE
+)
 
 TURN_TEMPLATE = (
     "{% for m in messages %}"
@@ -76,6 +84,10 @@ SPECS = {
                       BOS_CHATML_TEMPLATE, "<s>", "<|im_end|>", "<pad>", adds_bos=True),
         SyntheticSpec("synthetic-eot-ne-eos", "Gemma-style turns: EOT <end_of_turn> differs from EOS <eos>",
                       TURN_TEMPLATE, None, "<eos>", "<pad>"),
+        SyntheticSpec("synthetic-inference-preamble",
+                      "ChatML whose template adds a system turn only with a generation prompt: the prompt "
+                      "rendered alone is not a prefix of the full conversation",
+                      INFERENCE_PREAMBLE_TEMPLATE, None, "<|im_end|>", "<|endoftext|>"),
     ]
 }
 
