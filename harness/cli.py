@@ -337,7 +337,8 @@ def cmd_html(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from harness.schemas import docs, lint
+    from harness import lint
+    from harness.schemas import docs
 
     if args.write_docs:
         for path in docs.write():

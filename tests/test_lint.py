@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness import lint
 from harness.cli import main
-from harness.schemas import docs, lint
+from harness.schemas import docs
 from harness.schemas.base import validate
 from harness.schemas.cases import CaseFile
 from harness.tokenizers.provision import CATALOG_PATH

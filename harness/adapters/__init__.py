@@ -12,7 +12,7 @@ from harness.adapters.sft_trainer import (
     PromptCompletionPath,
     TextPath,
 )
-from harness.pipeline.path_ids import PATH_IDS
+from harness.schemas.path_ids import PATH_IDS
 
 ADAPTERS: dict[str, PathAdapter] = {
     a.path: a
@@ -22,7 +22,7 @@ ADAPTERS: dict[str, PathAdapter] = {
     )
 }
 PATHS = tuple(ADAPTERS)
-assert PATHS == PATH_IDS, "harness/pipeline/path_ids.py and the adapters disagree"
+assert PATHS == PATH_IDS, "harness/schemas/path_ids.py and the adapters disagree"
 
 
 def get(path: str) -> PathAdapter:

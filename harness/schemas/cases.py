@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from harness.pipeline.path_ids import PATH_IDS
 from harness.schemas.base import FieldError, Strict, str_or
+from harness.schemas.path_ids import PATH_IDS
 
 
 def _identifier(value: str) -> str:

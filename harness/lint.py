@@ -100,7 +100,7 @@ def _known(docs: dict[str, list[tuple[str, object]]]) -> dict[str, set[str] | No
     from conformance.rules import BATCH_RULES, RULES
     from harness.adapters.sft_trainer import MODIFIERS
     from harness.pipeline.cases import CaseError, load_cases
-    from harness.pipeline.path_ids import PATH_IDS
+    from harness.schemas.path_ids import PATH_IDS
     from harness.tokenizers import provision, synthetic
 
     tokenizers = {t.id for _, doc in docs["tokenizers"] for t in doc.tokenizers}
