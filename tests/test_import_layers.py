@@ -233,7 +233,8 @@ def test_rules_import_the_standard_library_only(repo):
            for m in found if layer_of(m) == 0
            for name, line, _ in _third_party(found, m)
            if name.partition(".")[0] not in sys.stdlib_module_names and name != "__future__"]
-    assert not bad, "conformance/rules is embedded in repro scripts and must need nothing installed:\n" + "\n".join(bad)
+    assert not bad, ("conformance/rules is embedded in repro scripts and must need nothing installed:\n"
+                     + "\n".join(bad))
 
 
 def test_embedded_modules_stand_alone(repo):

@@ -25,6 +25,13 @@ PATHS = tuple(ADAPTERS)
 assert PATHS == PATH_IDS, "harness/schemas/path_ids.py and the adapters disagree"
 
 
+def fits(path: str, case) -> bool:
+    """Whether the suite runs ``case`` on ``path`` at all, by data alone: the path takes the case's shape and
+    the case does not restrict itself to other paths (conformance/conftest.py collects these combinations,
+    and they are the snapshots ``sft-conformance lint`` expects)."""
+    return case.shape in get(path).shapes and case.allows_path(path)
+
+
 def get(path: str) -> PathAdapter:
     try:
         return ADAPTERS[path]
