@@ -95,6 +95,17 @@ def _case_loader(path: Path) -> list[Problem]:
 def _cross_file(docs: dict[str, list[tuple[str, object]]]) -> list[Problem]:
     known = _known(docs)
     problems = list(_duplicate_cases(docs["cases"]))
+    for file, doc in docs["cases"]:
+        for i, case in enumerate(doc.cases):
+            where = f"cases[{i}] (id {case.id})"
+            rules = [("targets", case.targets or [])]
+            if case.expect is not None:
+                rules.append(("expect.rules", case.expect.rules or []))
+                problems += _globs(file, f"{where}.expect.tokenizers", case.expect.tokenizers, known["tokenizer"],
+                                   "tokenizer")
+            for field, ids in rules:
+                problems += [Problem(file, f"{where}.{field}[{j}]", f"{rid!r} is no known rule")
+                             for j, rid in enumerate(ids) if rid not in known["rule"]]
     for file, doc in docs["expectations"]:
         for i, e in enumerate(doc.expectations):
             for key in ("rule", "tokenizer", "path", "modifier", "case"):

@@ -39,6 +39,15 @@ BUG = ("bugs:\n  - {id: b, title: t, upstream: {prs: [1]}, finding: 'EOS-001:lla
      ("cases[0] (id x).paths[0]: 'mesages' names no path; known: text, prompt_completion, "
       "conversational_prompt_completion, messages, completion_only_collator, chatml_collator, completion_only_loss, "
       "assistant_only_loss")),
+    (CASE.replace("id: x,", "id: x, targets: [EOS-001, EOS-999],"), "cases[0] (id x).targets[1]: 'EOS-999' is no known rule"),
+    (CASE.replace("id: x,", "id: x, targets: [eos-1],"),
+     "cases[0] (id x).targets[0]: expected a rule id such as 'EOS-001', got 'eos-1'"),
+    (CASE.replace("id: x,", "id: x, expect: {outcome: undecidable, rules: [TOK-009], reason: r},"),
+     "cases[0] (id x).expect.rules[0]: 'TOK-009' is no known rule"),
+    (CASE.replace("id: x,", "id: x, expect: {outcome: refused, tokenizers: [lama3], reason: r},"),
+     "cases[0] (id x).expect.tokenizers[0]: 'lama3' matches no tokenizer"),
+    (CASE.replace("id: x,", "id: x, expect: {outcome: fails, reason: r},"),
+     "cases[0] (id x).expect.outcome: input should be 'refused', 'undecidable' or 'not_applicable', got 'fails'"),
     (CASE.replace("messages:", "prompt: a, messages:"),
      "cases[0] (id x): give either 'messages' or 'prompt' + 'completion', not both and not neither"),
     (EXPECTATION.replace(", issue: 1", ""),
