@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from harness.pipeline.cases import load_cases
 from harness.pipeline.oracle import MIXED, chat_oracle, oracle_for, string_oracle
 from harness.tokenizers import registry as tokenizer_registry
@@ -101,3 +103,15 @@ def test_template_that_drops_tool_calls_is_undecidable_not_guessed():
     lt = tokenizer_registry.load("synthetic-chatml")  # its template writes content only
     with pytest.raises(OracleUndecidable, match="not in the render"):
         chat_oracle(CASES["chat_tool_call_then_answer"], lt)
+
+
+def test_an_oracle_is_built_with_named_fields():
+    """Thirteen fields, several of one type (ids, lists, dicts): a positional call could swap two silently."""
+    import dataclasses
+
+    from harness.pipeline.oracle import Oracle
+
+    fields = [f.name for f in dataclasses.fields(Oracle)]
+    with pytest.raises(TypeError):
+        Oracle(*(None for _ in fields))
+    assert Oracle(**{name: None for name in fields}).case_id is None
