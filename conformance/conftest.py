@@ -52,9 +52,8 @@ def selected_combinations(config):
     out = []
     for tid in tokenizers:
         for path in paths:
-            adapter = adapters.get(path)
             for case in load_cases():
-                if case.shape in adapter.shapes and case.allows_path(path):
+                if adapters.fits(path, case):
                     out.append((tid, path, case.id))
     return out
 

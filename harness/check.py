@@ -170,14 +170,7 @@ def plan(data_type: str, settings: dict) -> Plan:
 def _default(field_name: str):
     from harness.adapters import trl_driver
 
-    try:
-        from trl import SFTConfig
-    except ImportError:
-        return None
-    if field_name not in trl_driver.sft_config_fields():
-        return None
-    f = next(f for f in dataclasses.fields(SFTConfig) if f.name == field_name)
-    return None if f.default is dataclasses.MISSING else f.default
+    return trl_driver.sft_config_default(field_name)
 
 
 def _messages(value, where: str) -> tuple[dict, ...]:

@@ -337,13 +337,14 @@ def cmd_html(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from harness.schemas import docs, lint
+    from harness import lint
+    from harness.schemas import docs
 
     if args.write_docs:
         for path in docs.write():
             print(path)
         return 0
-    problems = lint.lint(lint.files_of(args.files) if args.files else None)
+    problems = lint.lint(lint.files_of(args.files) if args.files else None, reports=args.reports)
     for problem in problems:
         print(problem)
     print(f"lint: {len(problems)} problem(s)" if problems else "lint: clean", file=sys.stderr)
@@ -485,8 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     hl.set_defaults(func=cmd_html)
 
     li = sub.add_parser("lint", help="validate case, expectation, tokenizer and bug catalog files (docs/formats.md)")
-    li.add_argument("files", nargs="*", help="files or folders (default: the repository's, and its generated docs)")
+    li.add_argument("files", nargs="*",
+                    help="files or folders (default: the repository's, its generated docs and its snapshots)")
     li.add_argument("--write-docs", action="store_true", help="regenerate docs/formats.md and docs/schemas/*.json")
+    li.add_argument("--reports", action="append", metavar="GLOB",
+                    help="JSON reports (paths or globs, repeatable, e.g. 'reports/releases/trl-*.json'): also report "
+                         "the expectation entries that no report inside the entry's range exercises")
     li.set_defaults(func=cmd_lint)
 
     ls = sub.add_parser("list", help="list tokenizers, paths, rules or cases")

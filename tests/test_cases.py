@@ -164,3 +164,101 @@ def test_placeholders_become_each_tokenizers_own_special_strings(tmp_path):
     assert with_specials(case, "<s>", "</s>", "</s>").completion == " Paris.</s>"
     assert with_specials(case, None, "<|im_end|>", "<|im_end|>").completion == " Paris.<|im_end|>"
     assert "has no eos token" in with_specials(case, "<s>", None, None)
+
+
+# --------------------------------------------------------------------------- targets and expected outcomes
+
+# Tokenizers a case's targets are tried on: two core BPE tokenizers (provisioned) and a synthetic ChatML one.
+TARGET_TOKENIZERS = ("llama3", "qwen3", "synthetic-chatml")
+
+
+def _reference_verdicts(case, rule_ids, paths=None):
+    """{(tokenizer, path, rule): status} of ``rule_ids`` on the oracle's reference encoding of ``case`` (what a
+    correct pipeline produces), for every path the case runs on (or ``paths``, globs) in the path's loss scope.
+    No TRL run. An oracle that declines gives every rule UNDECIDABLE or NOT_APPLICABLE, as a run does."""
+    import fnmatch
+
+    from conformance.rules import BATCH_RULES, RULES, Context
+    from harness import adapters
+    from harness.adapters.repro_snippets import SCOPES
+    from harness.pipeline import seeding
+    from harness.pipeline.cases import for_tokenizer
+    from harness.pipeline.clock import frozen_clock
+    from harness.pipeline.oracle import OracleError, OracleUndecidable, oracle_for
+    from harness.tokenizers import registry
+
+    run_paths = [p for p in adapters.PATHS if adapters.fits(p, case)
+                 and (paths is None or any(fnmatch.fnmatchcase(p, g) for g in paths))]
+    out = {}
+    for tid in TARGET_TOKENIZERS:
+        try:
+            lt = registry.load(tid)
+        except registry.TokenizerUnavailable:
+            continue
+        resolved = for_tokenizer(case, lt)
+        try:
+            if isinstance(resolved, str):
+                raise OracleError(resolved)
+            with frozen_clock():
+                orc = oracle_for(resolved, lt)
+        except OracleError as exc:
+            status = "undecidable" if isinstance(exc, OracleUndecidable) else "not_applicable"
+            out.update({(tid, p, r): status for p in run_paths for r in rule_ids})
+            continue
+        tok = lt.tokenizer
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        for path in run_paths:
+            scopes = ("completion", "full") if SCOPES[path] == "completion?" else (SCOPES[path],)
+            for scope in scopes:
+                if scope in ("completion", "last_assistant") and orc.final_message is None:
+                    continue
+                enc = seeding.reference_encoding(orc, scope, path=path, pad_id=pad, decode=tok.decode)
+                ctx = Context(enc.row(), orc.reference(resolved.max_length), decode=tok.decode)
+                for rid in rule_ids:
+                    if rid in BATCH_RULES:
+                        continue  # judged on packed batches (conformance/test_modifiers.py)
+                    status = RULES[rid](ctx).status
+                    if out.get((tid, path, rid), "not_applicable") == "not_applicable":
+                        out[tid, path, rid] = status
+    return out
+
+
+TARGETED = [c for c in load_cases() if c.targets]
+
+
+def test_golden_cases_declare_targets():
+    assert len(TARGETED) >= 20
+
+
+@pytest.mark.parametrize("case", TARGETED, ids=lambda c: c.id)
+def test_every_target_is_judged_on_the_reference_encoding(case):
+    """Each rule a case targets gives a verdict other than NOT_APPLICABLE on the case's reference encoding
+    (for at least one of TARGET_TOKENIZERS, on a path the case runs on): the case can exercise it."""
+    verdicts = _reference_verdicts(case, case.targets)
+    if not verdicts:
+        pytest.skip(f"none of {', '.join(TARGET_TOKENIZERS)} is provisioned (sft-conformance provision)")
+    idle = [r for r in case.targets if all(s == "not_applicable" for (_, _, rid), s in verdicts.items() if rid == r)]
+    assert not idle, f"{case.id} targets {idle}, which no tokenizer and path judges on its reference encoding"
+
+
+EXPECTING = [c for c in load_cases() if c.expect and c.expect["outcome"] != "refused"]
+
+
+@pytest.mark.parametrize("case", EXPECTING, ids=lambda c: c.id)
+def test_an_expected_outcome_occurs_on_the_reference_encoding(case):
+    """``expect`` (undecidable, not_applicable) holds for at least one tokenizer on one of its paths, without a
+    TRL run; ``refused`` needs TRL and is seen in a run only."""
+    import fnmatch
+
+    want = case.expect
+    rules = want["rules"] or list(case.targets) or None
+    if rules is None:
+        from conformance.rules import RULES
+
+        rules = list(RULES)
+    verdicts = _reference_verdicts(case, rules, want["paths"])
+    if not verdicts:
+        pytest.skip(f"none of {', '.join(TARGET_TOKENIZERS)} is provisioned (sft-conformance provision)")
+    hits = [k for k, s in verdicts.items() if s == want["outcome"]
+            and (want["tokenizers"] is None or any(fnmatch.fnmatchcase(k[0], g) for g in want["tokenizers"]))]
+    assert hits, f"{case.id}: no {want['outcome']} verdict on its reference encodings: {verdicts}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness import lint
 from harness.cli import main
-from harness.schemas import docs, lint
+from harness.schemas import docs
 from harness.schemas.base import validate
 from harness.schemas.cases import CaseFile
 from harness.tokenizers.provision import CATALOG_PATH
@@ -38,6 +39,15 @@ BUG = ("bugs:\n  - {id: b, title: t, upstream: {prs: [1]}, finding: 'EOS-001:lla
      ("cases[0] (id x).paths[0]: 'mesages' names no path; known: text, prompt_completion, "
       "conversational_prompt_completion, messages, completion_only_collator, chatml_collator, completion_only_loss, "
       "assistant_only_loss")),
+    (CASE.replace("id: x,", "id: x, targets: [EOS-001, EOS-999],"), "cases[0] (id x).targets[1]: 'EOS-999' is no known rule"),
+    (CASE.replace("id: x,", "id: x, targets: [eos-1],"),
+     "cases[0] (id x).targets[0]: expected a rule id such as 'EOS-001', got 'eos-1'"),
+    (CASE.replace("id: x,", "id: x, expect: {outcome: undecidable, rules: [TOK-009], reason: r},"),
+     "cases[0] (id x).expect.rules[0]: 'TOK-009' is no known rule"),
+    (CASE.replace("id: x,", "id: x, expect: {outcome: refused, tokenizers: [lama3], reason: r},"),
+     "cases[0] (id x).expect.tokenizers[0]: 'lama3' matches no tokenizer"),
+    (CASE.replace("id: x,", "id: x, expect: {outcome: fails, reason: r},"),
+     "cases[0] (id x).expect.outcome: input should be 'refused', 'undecidable' or 'not_applicable', got 'fails'"),
     (CASE.replace("messages:", "prompt: a, messages:"),
      "cases[0] (id x): give either 'messages' or 'prompt' + 'completion', not both and not neither"),
     (EXPECTATION.replace(", issue: 1", ""),
@@ -102,3 +112,116 @@ def test_the_case_schema_allows_tool_calls():
 def test_write_docs_writes_what_the_check_compares(tmp_path):
     written = docs.write(tmp_path)
     assert {str(p) for p in written} >= {"docs/formats.md", "docs/schemas/cases.json"} and docs.stale(tmp_path) == []
+
+
+def _snapshot(folder, tid, path, case, header=None):
+    f = folder / tid / path / f"{case}.txt"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    t, p, c = header or (tid, path, case)
+    f.write_text(f"# tokenizer: {t} (content hash abc)\n# path: {p}\n# case: {c}\n", encoding="utf-8")
+    return f
+
+
+def test_orphan_snapshots_are_named_with_the_reason(tmp_path):
+    from harness.pipeline.cases import load_cases
+
+    snaps = tmp_path / "snapshots"
+    snaps.mkdir()
+    (snaps / "TAKEN_WITH").write_text("trl 1.16.0 transformers 5.23.0\n", encoding="utf-8")
+    _snapshot(snaps, "llama3", "text", "pc_plain")  # a combination the suite runs: fine
+    _snapshot(snaps, "llama3", "messages", "chat_single_turn")
+    orphans = [
+        (_snapshot(snaps, "llama3", "text", "pc_gone"), "orphan snapshot: no case 'pc_gone'"),
+        (_snapshot(snaps, "llama9", "text", "pc_plain"),
+         "orphan snapshot: no tokenizer 'llama9' in the catalog or the synthetic set"),
+        (_snapshot(snaps, "llama3", "mesages", "chat_single_turn"), "orphan snapshot: no path 'mesages'"),
+        (_snapshot(snaps, "llama3", "messages", "pc_plain"),
+         "orphan snapshot: case 'pc_plain' (string_pc) is not run on path 'messages'"),
+        (_snapshot(snaps, "llama3", "prompt_completion", "pc_plain", ("llama3", "prompt_completion", "pc_other")),
+         ("its header names tokenizer 'llama3', path 'prompt_completion', case 'pc_other', not the combination "
+         "its place says")),
+    ]
+    stray = snaps / "llama3" / "text" / "notes.md"
+    stray.write_text("x", encoding="utf-8")
+    orphans.append((stray, ("not a snapshot: the snapshot tests write snapshots/TOKENIZER/PATH/CASE.txt "
+                           "(and snapshots/TAKEN_WITH)")))
+    found = lint.orphan_snapshots(snaps, load_cases(), ["llama3"])
+    assert sorted(map(str, found)) == sorted(f"{f}: {why}" for f, why in orphans)
+
+
+def test_a_case_restricted_to_other_paths_leaves_its_snapshot_orphan(tmp_path):
+    from harness import adapters
+    from harness.pipeline.cases import load_cases
+
+    case = next(c for c in load_cases() if c.paths)
+    path = next(p for p in adapters.PATHS if case.shape in adapters.get(p).shapes and not case.allows_path(p))
+    f = _snapshot(tmp_path, "llama3", path, case.id)
+    [problem] = lint.orphan_snapshots(tmp_path, [case], ["llama3"])
+    assert problem.file == str(f) and f"paths {list(case.paths)}) is not run on path '{path}'" in problem.message
+
+
+def test_the_repository_has_no_orphan_snapshot():
+    assert [str(p) for p in lint.orphan_snapshots()] == []
+
+
+EXPECTATIONS_FIXTURE = """expectations:
+  - {rule: EOS-001, tokenizer: llama3, path: text, case: pc_plain, trl: '>=1.0', issue: 1}
+  - {rule: EOS-001, tokenizer: 'llama*', path: text, case: 'pc_*', issue: 2}
+  - {rule: BOS-001, tokenizer: qwen3, path: text, case: pc_plain, issue: 3}
+  - {rule: EOS-001, tokenizer: llama3, path: text, case: pc_plain, trl: '<0.9', issue: 4}
+  - {rule: GEN-001, tokenizer: llama3, path: messages, case: chat_single_turn, issue: 5}
+  - {rule: MOD-002, path: text, modifier: packing_wrapped, issue: 6}
+  - {rule: MOD-002, path: text, issue: 7}
+  - {rule: TRAIN-001, path: completion_only_loss, tokenizer: synthetic-chatml, case: training, issue: 8}
+  - {rule: EOS-001, case: 'chat_tool*', issue: 9}
+  - {rule: MOD-003, modifier: packing_ffd, trl: '<1.0', issue: 10}
+"""
+
+
+def _report(path, trl, records):
+    import json
+
+    from harness.views.report import SCHEMA_VERSION
+
+    path.write_text(json.dumps({"schema_version": SCHEMA_VERSION,
+                                "run_info": {"libraries": {"trl": trl, "transformers": "5.23.0"}},
+                                "records": [dict(zip(("rule", "tokenizer", "path", "case", "status"), r[:5]),
+                                                 **({"modifier": r[5]} if len(r) > 5 else {})) for r in records]}),
+                    encoding="utf-8")
+
+
+def test_expectations_no_report_exercises_are_named_with_the_reason(capsys, tmp_path):
+    exp_file = tmp_path / "trl.yaml"
+    exp_file.write_text(EXPECTATIONS_FIXTURE, encoding="utf-8")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    _report(reports / "trl-1.16.0.json", "1.16.0", [
+        ("EOS-001", "llama3", "text", "pc_plain", "fail"),  # entry 0 takes it; entry 1 covers it too
+        ("EOS-001", "llama3", "text", "pc_plain", "pass"),
+        ("GEN-001", "llama3", "messages", "chat_single_turn", "not_applicable"),
+        ("MOD-002", "llama3", "text", "pc_plain", "fail", "packing_wrapped"),
+    ])
+    _report(reports / "trl-0.12.0.json", "0.12.0", [("BOS-001", "llama3", "text", "pc_plain", "fail")])
+    code, out = _lint(capsys, exp_file, "--reports", str(reports / "trl-*.json"),
+                      "--reports", str(tmp_path / "no*.json"))
+    assert code == 2
+    none = f"{exp_file}: expectations[{{}}]: exercised by no report: "
+    assert out == [
+        f"{tmp_path / 'no*.json'}: --reports: no such report file",
+        none.format(1) + "every record it matches is covered first by expectations[0]",
+        none.format(2) + "its globs match no record of the 2 report(s) inside its range (every release)",
+        none.format(3) + "none of the 2 report(s) is inside its range (trl <0.9)",
+        none.format(4) + ("the records it matches in the 2 report(s) inside its range (every release) judged nothing "
+                          "(not_applicable or undecidable)"),
+        none.format(6) + "its globs match no record of the 2 report(s) inside its range (every release)",
+        none.format(7) + "none of the 2 report(s) inside its range (every release) has a record of rule TRAIN-001",
+        none.format(8) + "none of the 2 report(s) inside its range (every release) ran a case matching chat_tool*",
+        none.format(9) + ("none of the 1 report(s) inside its range (trl <1.0) judged batches under a modifier "
+                          "(sft-conformance run --modifiers)"),
+    ]
+
+
+def test_without_reports_expectations_are_not_judged_by_exercise(capsys, tmp_path):
+    exp_file = tmp_path / "trl.yaml"
+    exp_file.write_text(EXPECTATIONS_FIXTURE, encoding="utf-8")
+    assert _lint(capsys, exp_file) == (0, [])

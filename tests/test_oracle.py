@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from harness.pipeline.cases import load_cases
 from harness.pipeline.oracle import MIXED, chat_oracle, oracle_for, string_oracle
 from harness.tokenizers import registry as tokenizer_registry
@@ -121,3 +123,15 @@ def test_prompt_rendered_alone_that_differs_from_the_conversation_is_judged_on_t
     orc = chat_oracle(CASES["conv_pc_single"], lt)
     assert "Today is Monday" not in orc.text
     assert lt.tokenizer.decode(orc.prompt_ids).startswith("<|im_start|>system\nToday is Monday.")
+
+
+def test_an_oracle_is_built_with_named_fields():
+    """Thirteen fields, several of one type (ids, lists, dicts): a positional call could swap two silently."""
+    import dataclasses
+
+    from harness.pipeline.oracle import Oracle
+
+    fields = [f.name for f in dataclasses.fields(Oracle)]
+    with pytest.raises(TypeError):
+        Oracle(*(None for _ in fields))
+    assert Oracle(**{name: None for name in fields}).case_id is None

@@ -12,7 +12,7 @@ from harness.adapters.sft_trainer import (
     PromptCompletionPath,
     TextPath,
 )
-from harness.pipeline.path_ids import PATH_IDS
+from harness.schemas.path_ids import PATH_IDS
 
 ADAPTERS: dict[str, PathAdapter] = {
     a.path: a
@@ -22,7 +22,14 @@ ADAPTERS: dict[str, PathAdapter] = {
     )
 }
 PATHS = tuple(ADAPTERS)
-assert PATHS == PATH_IDS, "harness/pipeline/path_ids.py and the adapters disagree"
+assert PATHS == PATH_IDS, "harness/schemas/path_ids.py and the adapters disagree"
+
+
+def fits(path: str, case) -> bool:
+    """Whether the suite runs ``case`` on ``path`` at all, by data alone: the path takes the case's shape and
+    the case does not restrict itself to other paths (conformance/conftest.py collects these combinations,
+    and they are the snapshots ``sft-conformance lint`` expects)."""
+    return case.shape in get(path).shapes and case.allows_path(path)
 
 
 def get(path: str) -> PathAdapter:

@@ -30,6 +30,16 @@ def sft_config_fields() -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(SFTConfig))
 
 
+def sft_config_default(field_name: str):
+    """The installed SFTConfig's default for ``field_name``; None without SFTConfig, the field or a default."""
+    if field_name not in sft_config_fields():
+        return None
+    from trl import SFTConfig
+
+    f = next(f for f in dataclasses.fields(SFTConfig) if f.name == field_name)
+    return None if f.default is dataclasses.MISSING else f.default
+
+
 @functools.lru_cache(maxsize=1)
 def trainer_init_params() -> frozenset[str]:
     try:

@@ -43,6 +43,10 @@ class Case:
     # the completion the oracle reads instead of ``completion`` (``check``: a user's text row that already
     # begins with the BOS the tokenizer adds is judged against that text with one BOS)
     reference_completion: str | None = None
+    # the rules the case is written to exercise, and an outcome other than every rule passing that it is written
+    # to produce (``harness/schemas/cases.py``, ``Expect``: outcome, rules, tokenizers, paths, reason)
+    targets: tuple[str, ...] = ()
+    expect: dict | None = None
 
     @property
     def shape(self) -> str:
@@ -165,6 +169,7 @@ def _from_schema(c, source: str) -> Case:
         tools=tuple(t.model_dump(exclude_unset=True) for t in c.tools) if c.tools else None,
         chat_template_kwargs=dict(c.chat_template_kwargs) if c.chat_template_kwargs else None,
         placeholders=tuple(n for n in PLACEHOLDERS if any("{" + n + "}" in t for t in text)),
+        targets=tuple(c.targets or ()), expect=c.expect.model_dump() if c.expect else None,
     )
 
 

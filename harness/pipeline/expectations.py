@@ -40,8 +40,17 @@ class Expectation:
         """The rule, the library versions and whether the batch was laid out by a modifier."""
         if bool(modifier) != bool(self.modifier) or not _glob_ok(rule, self.rule):
             return False
+        return self.in_range(versions)
+
+    def in_range(self, versions: dict) -> bool:
+        """The library versions (``{"trl": ..., "transformers": ...}``) are inside the entry's specifiers."""
         return all(_version_ok(versions.get(lib), spec)
                    for lib, spec in (("trl", self.trl), ("transformers", self.transformers)) if spec)
+
+    def range(self) -> str:
+        """The version condition as written (``trl >=0.19,<0.23.1``), or ``every release``."""
+        return ", ".join(f"{lib} {spec}" for lib, spec in (("trl", self.trl), ("transformers", self.transformers))
+                         if spec) or "every release"
 
     def covers(self, tokenizer: str, path: str, case: str, modifier: str = "") -> bool:
         """The tokenizer, path, case and modifier globs."""

@@ -40,8 +40,12 @@ class OracleToken:
     parts: tuple = ()            # for mixed tokens: the (message, role) pairs it spans
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Oracle:
+    """The reference rendering of one case with one tokenizer, built by ``string_oracle`` / ``chat_oracle``
+    with every field named (keyword-only: thirteen fields, several of the same type, are not told apart by
+    position)."""
+
     case_id: str
     tokenizer_id: str
     view: str                     # "string" or "chat"
@@ -159,8 +163,9 @@ def string_oracle(case: Case, lt: LoadedTokenizer) -> Oracle:
         notes.append("undecidable: token(s) " + ", ".join(f"{i} {tok.decode([tokens[i].id])!r}" for i in mixed)
                      + " span the prompt/completion join (BPE merge)")
     prompt_ids = list(tok(case.prompt, add_special_tokens=True)["input_ids"])
-    return Oracle(case.id, lt.id, "string", text, tokens, eos, tok.eos_token_id, tok.bos_token_id, prompt_ids,
-                  None, {-1: eos_idx} if eos_idx is not None else {}, -1, notes)
+    return Oracle(case_id=case.id, tokenizer_id=lt.id, view="string", text=text, tokens=tokens, eot_token=eos,
+                  eot_id=tok.eos_token_id, bos_id=tok.bos_token_id, prompt_ids=prompt_ids, generation_prompt=None,
+                  terminators={-1: eos_idx} if eos_idx is not None else {}, final_message=-1, notes=notes)
 
 
 def _sentinel_span(tok, conv: list[dict], i: int, full: str, kw: dict, field: str = "content",
@@ -447,8 +452,10 @@ def chat_oracle(case: Case, lt: LoadedTokenizer, messages: list[dict] | None = N
     pm = prompt_messages if prompt_messages is not None else (conv[:-1] if final is not None else None)
     prompt_ids = _inference_prompt(tok, pm, kw, notes)
     eot_id = tok.convert_tokens_to_ids(eot) if eot else None
-    return Oracle(case.id, lt.id, "chat", full, tokens, eot, eot_id, tok.bos_token_id, prompt_ids,
-                  gen_prompts.get(final) if final is not None else None, terminators, final, notes)
+    return Oracle(case_id=case.id, tokenizer_id=lt.id, view="chat", text=full, tokens=tokens, eot_token=eot,
+                  eot_id=eot_id, bos_id=tok.bos_token_id, prompt_ids=prompt_ids,
+                  generation_prompt=gen_prompts.get(final) if final is not None else None, terminators=terminators,
+                  final_message=final, notes=notes)
 
 
 def _paint_assistant_output(tok, conv, full, kw, spans, eot_at, char_roles, paint) -> list[int]:

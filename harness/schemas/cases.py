@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from harness.pipeline.path_ids import PATH_IDS
 from harness.schemas.base import FieldError, Strict, str_or
+from harness.schemas.path_ids import PATH_IDS
 
 
 def _identifier(value: str) -> str:
@@ -136,6 +136,34 @@ class Regression(Strict):
     note: str | None = Field(None, description="what the report says")
 
 
+def _rule_id(value: str) -> str:
+    family, _, number = value.partition("-")
+    if not (family.isalpha() and family.isupper() and len(number) == 3 and number.isdigit()):
+        raise ValueError(f"expected a rule id such as 'EOS-001', got {value!r}")
+    return value
+
+
+RuleId = Annotated[str, AfterValidator(_rule_id)]
+
+
+class Expect(Strict):
+    """What the case is written to produce instead of every rule passing: a verdict the harness gives by design
+    (a known upstream bug is not one: it goes in `conformance/expectations/trl.yaml`). It holds where at least
+    one of `tokenizers` on one of `paths` gives the `outcome` for the `rules`."""
+
+    outcome: Literal["refused", "undecidable", "not_applicable"] = Field(
+        description="`refused`: TRL raises an explicit error for this input (the DROP rules accept that, the "
+                    "others have no tensors to judge); `undecidable`: the oracle cannot tell (a BPE merge across "
+                    "the prompt/completion join), UNDECIDABLE; `not_applicable`: nothing to judge, NOT_APPLICABLE")
+    rules: list[RuleId] | None = Field(
+        None, min_length=1, description="the rules that give it (default: the case's `targets`, else any rule)")
+    tokenizers: list[str] | None = Field(
+        None, min_length=1, description="tokenizer ids or globs where it is expected (default: any)")
+    paths: list[Annotated[str, AfterValidator(_path_glob)]] | None = Field(
+        None, min_length=1, description="path ids or globs where it is expected (default: the case's paths)")
+    reason: str = Field(min_length=1, description="why this outcome is the right one")
+
+
 class Case(Strict):
     """One golden example. Give either `messages`, or `prompt` + `completion`."""
 
@@ -157,6 +185,11 @@ class Case(Strict):
     tools: list[Tool] | None = Field(None, description="functions the chat template is given (`tools=`)")
     chat_template_kwargs: dict[str, Any] | None = Field(
         None, description="extra keyword arguments for `apply_chat_template` (`enable_thinking: false`)")
+    targets: list[RuleId] | None = Field(
+        None, min_length=1, description="the rules the case is written to exercise (`EOS-001`, ...); `lint` checks "
+                                        "they exist, and a test that each gives a verdict on the case")
+    expect: Expect | None = Field(
+        None, description="an outcome other than every rule passing that the case is written to produce")
 
     @model_validator(mode="after")
     def _one_shape(self) -> Case:
