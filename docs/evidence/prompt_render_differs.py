@@ -2,7 +2,7 @@
 differently from the same prompt inside the full conversation: here a system turn only for inference, as templates
 do that print a date line or a default system turn only then. The qwen2.5 vocabulary with a ChatML template.
 Expected labels: the assistant answer and its <|im_end|> trained, nothing of the user turn.
-Exit 2 where the release trains prompt/completion rows in full. Exit 1 when a user-turn token is trained or an answer token is masked (argv[1] == "chatml_collator" checks
+Exit 3 where TRL refuses the template with an error. Exit 2 where the release trains prompt/completion rows in full. Exit 1 when a user-turn token is trained or an answer token is masked (argv[1] == "chatml_collator" checks
 DataCollatorForChatML instead of SFTTrainer)."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
 from _common import load_tok, make_trainer, first_batch, report
@@ -25,7 +25,11 @@ if len(sys.argv) > 1 and sys.argv[1] == "chatml_collator":
     att = batch["attention_mask"][0].tolist()
     ids = [i for i, a in zip(ids, att) if a]; labels = [l for l, a in zip(labels, att) if a]
 else:
-    tr = make_trainer(tok, [{"prompt": prompt, "completion": completion}] * 2)
+    try:
+        tr = make_trainer(tok, [{"prompt": prompt, "completion": completion}] * 2)
+    except ValueError as exc:  # releases that check the prompt render is a prefix refuse the template: not silent
+        print(f"TRL refused: {str(exc).splitlines()[0]}")
+        sys.exit(3)
     if not getattr(tr, "completion_only_loss", False):  # releases before the switch train prompt/completion in full
         print("this release trains prompt/completion rows in full (no completion-only loss): nothing to judge")
         sys.exit(2)
