@@ -1,15 +1,19 @@
 """pytest wiring for the conformance suite: options, parametrization, expectations, summary.
 
-Items are tokenizer x path x case x rule. Combinations ruled out by data alone (a string case
-on a messages path) are not collected; everything else runs, and a verdict that does not apply
-(path missing in this TRL, no chat template, rule outside the path's loss scope) is a skip
-whose reason starts with ``NOT_APPLICABLE``, counted apart from passes in the summary.
+Items are tokenizer x path x case (id ``tokenizer/path/case``, so ``-k`` selects by any of them);
+each item judges every selected rule (``--rule`` narrows them). Combinations ruled out by data
+alone (a string case on a messages path) are not collected. An item fails when a rule FAILs
+without an expectation or PASSes under one (a stale expectation), naming every such rule; it is a
+skip whose reason starts with ``NOT_APPLICABLE`` (or ``UNDECIDABLE``) when no rule could be judged
+(path missing in this TRL, no chat template, ...). The verdict of every rule is counted in the
+"sft-conformance verdicts" section of the terminal summary.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
@@ -18,8 +22,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from conformance.rules import RULES
 from harness import adapters
-from harness.adapters.versions import library_versions
-from harness.pipeline import expectations
 from harness.pipeline.cases import load_cases
 from harness.tokenizers import registry as tokenizer_registry
 
@@ -40,8 +42,18 @@ def _listed(config, name, default):
     return values or list(default)
 
 
+_COMBINATIONS = pytest.StashKey[list]()
+
+
 def selected_combinations(config):
-    """(tokenizer, path, case) triples the options select, minus those ruled out by data shape alone."""
+    """(tokenizer, path, case) triples the options select, minus those ruled out by data shape alone.
+    Worked out once per run (the snapshot and the conformance items both ask)."""
+    if _COMBINATIONS not in config.stash:
+        config.stash[_COMBINATIONS] = _combinations(config)
+    return list(config.stash[_COMBINATIONS])
+
+
+def _combinations(config):
     tokenizers = tokenizer_registry.expand(_listed(config, "--tokenizer", tokenizer_registry.default_ids()))
     paths = _listed(config, "--path", adapters.PATHS)
     for p in paths:
@@ -49,10 +61,11 @@ def selected_combinations(config):
             adapters.get(p)
         except KeyError as exc:
             raise pytest.UsageError(str(exc.args[0])) from None
+    cases = load_cases()  # parsed and validated once: per (tokenizer, path) it was most of the collection time
     out = []
     for tid in tokenizers:
         for path in paths:
-            for case in load_cases():
+            for case in cases:
                 if adapters.fits(path, case):
                     out.append((tid, path, case.id))
     return out
@@ -65,38 +78,49 @@ def _catalog_alias(tid: str) -> str:
         return tid
 
 
+@dataclass(frozen=True)
+class ConformanceItem:
+    """What one item of ``test_conformance.py`` judges: every rule in ``rules`` on one encoding."""
+
+    tokenizer: str
+    path: str
+    case: str
+    known_as: str  # the id expectations know the tokenizer by (a renamed catalog copy: that one's)
+    rules: tuple[str, ...]
+
+
 def pytest_generate_tests(metafunc):
     if "snapshot_key" in metafunc.fixturenames:
         combos = selected_combinations(metafunc.config)
         metafunc.parametrize("snapshot_key", combos, ids=["~".join(c) for c in combos])
     if "conformance_item" not in metafunc.fixturenames:
         return
-    rules = _listed(metafunc.config, "--rule", RULES)
+    rules = tuple(_listed(metafunc.config, "--rule", RULES))
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise pytest.UsageError(f"unknown rule(s) {unknown}; known: {', '.join(RULES)}")
-    exps = expectations.load()
-    versions = library_versions()
-    params = []
     defaults = set(tokenizer_registry.known_ids())
     aliases: dict[str, str] = {}
+    items, ids = [], []
     for tid, path, case_id in selected_combinations(metafunc.config):
         if tid not in aliases:  # a renamed copy of a catalog tokenizer is judged as that one
             aliases[tid] = tid if tid in defaults else _catalog_alias(tid)
-        for rid in rules:
-            e = expectations.find(exps, rid, aliases[tid], path, case_id, versions)
-            marks = [pytest.mark.xfail(strict=True, reason=f"known upstream: {e.reference}")] if e else []
-            params.append(pytest.param((tid, path, case_id, rid), marks=marks, id=f"{tid}/{path}/{case_id}/{rid}"))
-    metafunc.parametrize("conformance_item", params)
+        items.append(ConformanceItem(tid, path, case_id, aliases[tid], rules))
+        ids.append(f"{tid}/{path}/{case_id}")
+    metafunc.parametrize("conformance_item", items, ids=ids)
+
+
+VERDICT_PROPERTY = "sft_conformance_verdicts"  # user_properties key: the per-rule outcome keys of an item
 
 
 def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.skipped):
-        if "conformance_item" not in report.keywords and "/" not in report.nodeid:
-            return
         if not report.nodeid.startswith("conformance/"):
             return
-        if hasattr(report, "wasxfail"):
+        per_rule = next((v for k, v in getattr(report, "user_properties", ()) if k == VERDICT_PROPERTY), None)
+        if per_rule is not None:  # an item of test_conformance.py: one count per rule it judged
+            OUTCOMES.update(per_rule)
+        elif hasattr(report, "wasxfail"):
             OUTCOMES["xfail (known upstream)" if report.skipped else "XPASS (stale expectation)"] += 1
         elif report.skipped:
             reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""

@@ -1,4 +1,4 @@
-"""Schema of ``conformance/expectations/trl.yaml``: known upstream failures, applied as ``xfail(strict=True)``."""
+"""Schema of ``conformance/expectations/trl.yaml``: known upstream failures, applied strictly (a PASS is an XPASS)."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ class Expectation(Strict):
 
 
 class ExpectationsFile(Strict):
-    """Known upstream failures, applied by the conformance suite as `xfail(strict=True)`: when upstream fixes one,
-    the XPASS fails the run until its entry is removed. The first entry (file order) that covers a verdict wins;
+    """Known upstream failures, applied strictly by the conformance suite: a FAIL an entry covers is expected, and
+    when upstream fixes one, the XPASS fails the run until its entry is removed. The first entry (file order) that covers a verdict wins;
     `sft-conformance expectations update REPORT.json` narrows, splits and drops entries from reports."""
 
     expectations: list[Expectation] = Field(default_factory=list, description="the known failures")
