@@ -33,6 +33,8 @@ else:
     if not getattr(tr, "completion_only_loss", False):  # releases before the switch train prompt/completion in full
         print("this release trains prompt/completion rows in full (no completion-only loss): nothing to judge")
         sys.exit(2)
+    if len(tr.train_dataset) == 0:  # every row had nothing trained left and was filtered out, without a word
+        report(True, "both rows were removed from the train dataset (the answer was masked, nothing trained left)")
     ids, labels, _ = first_batch(tr)
 text = tok.decode(ids)
 answer = tok("Blue, on a clear day.<|im_end|>", add_special_tokens=False)["input_ids"]
