@@ -50,6 +50,24 @@ def test_glob_lists_and_version_conditions(tmp_path):
     assert e.reference == "pr 123"
 
 
+def test_except_tokenizer_leaves_tokenizers_out_of_a_glob(tmp_path):
+    p = _write(tmp_path, [{"rule": "DROP-002", "tokenizer": "*", "except_tokenizer": ["synthetic-*", "qwen3"],
+                           "pr": 6320},
+                          {"rule": "DROP-002", "tokenizer": "synthetic-chatml", "issue": 7}])
+    first, second = expectations = exp.load(p)
+    assert first.matches("DROP-002", "llama3", "text", "c", VERSIONS)
+    assert not first.covers("qwen3", "text", "c") and not first.covers("synthetic-chatml", "text", "c")
+    assert exp.find(expectations, "DROP-002", "synthetic-chatml", "text", "c", VERSIONS) is second
+    assert exp.find(expectations, "DROP-002", "synthetic-plain", "text", "c", VERSIONS) is None
+
+
+def test_update_keeps_exclusions_when_it_judges_an_entry():
+    entries = [{"rule": "DROP-002", "tokenizer": "*", "except_tokenizer": "b", "path": "text", "pr": 6320}]
+    rep = _report([("DROP-002", "a", "text", "c", "fail"), ("DROP-002", "b", "text", "c", "pass")])
+    out, stats = expectations_update.update(entries, [rep])
+    assert out == entries and stats == {"kept": 1}  # b's PASS is outside the entry: nothing over-matches
+
+
 def _report(records):
     return {"schema_version": 1, "run_info": {"libraries": VERSIONS},
             "records": [dict(zip(("rule", "tokenizer", "path", "case", "status"), r)) for r in records]}

@@ -33,6 +33,7 @@ class Expectation:
     transformers: str = ""
     reference: str = ""
     modifier: str | tuple[str, ...] = ""  # "": plain batches only; a glob: batches laid out by that modifier
+    except_tokenizer: tuple[str, ...] = ()  # tokenizers the ``tokenizer`` globs match but the entry leaves out
 
     def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "") -> bool:
         return (self.applies(rule, versions, modifier)
@@ -57,6 +58,8 @@ class Expectation:
     def covers(self, tokenizer: str, path: str, case: str, modifier: str = "") -> bool:
         """The tokenizer, path, case and modifier globs."""
         if modifier and not _glob_ok(modifier, self.modifier):
+            return False
+        if self.except_tokenizer and _glob_ok(tokenizer, self.except_tokenizer):
             return False
         return all(_glob_ok(v, pat) for v, pat in ((tokenizer, self.tokenizer), (path, self.path), (case, self.case)))
 
@@ -119,13 +122,19 @@ def load(path: Path | None = None) -> Expectations:
         raise ExpectationError(str(problems[0]))
     return Expectations(
         Expectation(as_globs(e.rule), as_globs(e.tokenizer), as_globs(e.path), as_globs(e.case), e.trl or "",
-                    e.transformers or "", reference_of(e.model_dump()), "" if e.modifier is None else as_globs(e.modifier))
+                    e.transformers or "", reference_of(e.model_dump()), "" if e.modifier is None else as_globs(e.modifier),
+                    exclusions(e.except_tokenizer))
         for e in doc.expectations)
 
 
 def as_globs(value: str | list[str]) -> str | tuple[str, ...]:
     """A glob field of the file as ``Expectation`` holds it (a list becomes a tuple)."""
     return value if isinstance(value, str) else tuple(value)
+
+
+def exclusions(value: str | list[str] | None) -> tuple[str, ...]:
+    """The ``except_tokenizer`` field as ``Expectation`` holds it (always a tuple, empty when absent)."""
+    return (value,) if isinstance(value, str) else tuple(value or ())
 
 
 def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, case: str,

@@ -36,6 +36,8 @@ class Expectation(Strict):
     rule: Globs = Field(description="rule id or glob, e.g. `BOS-001`, `MASK-*`")
     tokenizer: Globs = Field("*", description="tokenizer id (catalog or synthetic) or glob")
     path: Annotated[Globs, AfterValidator(_no_modifier_in_path)] = Field("*", description="SFT data path id or glob")
+    except_tokenizer: Globs | None = Field(
+        None, description="tokenizer ids or globs the `tokenizer` globs match but this entry leaves out")
     modifier: Globs | None = Field(
         None, description="absent: plain batches only; a glob: batches laid out by that modifier (`packing_wrapped`)")
     case: Globs = Field("*", description="case id or glob (`chat_*` also covers `check` rows of that shape)")
