@@ -1,7 +1,7 @@
 """TRAIN-001: training on a completion-only path lowers response loss and leaves prompt loss alone.
 
 Marked ``gpu``: uses CUDA (bf16 where supported) when present, CPU otherwise. Results are
-written to ``reports/training.json`` so the README numbers come from a real run. A known upstream
+written to ``reports/training.json`` so the measured numbers (docs/results.md) come from a real run. A known upstream
 failure is an expectation under rule TRAIN-001, case ``training`` (the check's own conversations),
 applied as ``xfail(strict=True)``: a fail there is xfail, a pass is an XPASS.
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Screenshot of the label report for the README: two TRL lines side by side on one seed bug
+# Screenshot of the label report for docs/suite.md: two TRL lines side by side on one seed bug
 # (DataCollatorForChatML's trailing generation prompt, 0.12 vs the newest). Needs the trl-0.12 tox env
 # and chromium (apt-get install chromium).
 set -euo pipefail

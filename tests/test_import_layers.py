@@ -54,7 +54,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 CLOSED = {"entry points"}
 # modules repro scripts embed verbatim: standard library at module level, nothing of this repository at all
 EMBEDDED = ("harness.adapters.trl_driver",)
-# the only layer that may import TRL (README: "the only code that knows TRL versions")
+# the only layer that may import TRL (docs/extending.md: adapters are "the only code that imports TRL")
 TRL_LAYERS = {"adapters", "suite"}
 
 

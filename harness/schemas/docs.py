@@ -1,4 +1,5 @@
-"""``docs/formats.md`` and ``docs/schemas/*.json``, generated from the schemas (``sft-conformance lint --write-docs``);
+"""``docs/formats.md`` and ``docs/schemas/*.json``, generated from the schemas, and the README's findings table,
+generated from the expectations (``sft-conformance lint --write-docs``);
 ``tests/test_lint.py`` fails when the committed files differ from what the schemas give."""
 
 from __future__ import annotations
@@ -46,10 +47,21 @@ def markdown() -> str:
     return "".join(parts)
 
 
+def readme() -> str:
+    """README.md with its findings table regenerated from the expectations (``findings_table``)."""
+    from conformance.rules import RULES
+    from harness.schemas import findings_table
+
+    table = findings_table.markdown(ROOT / "conformance" / "expectations" / "trl.yaml",
+                                    ROOT / "constraints" / "latest.txt", {r.id: r.title for r in RULES.values()})
+    return findings_table.with_table((ROOT / "README.md").read_text(encoding="utf-8"), table)
+
+
 def generated() -> dict[Path, str]:
     """Every generated file (relative to the repository root) and its text."""
     out = {Path("docs/formats.md"): markdown()}
     out.update({Path(f"docs/schemas/{name}.json"): json_schema(model) for name, _, model in FORMATS})
+    out[Path("README.md")] = readme()
     return out
 
 
