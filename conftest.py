@@ -25,17 +25,23 @@ def conformance_session():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Repro-script tests run last; their subprocesses start now on the spare core (``tests/script_runs.py``)."""
+    """Tests that wait on subprocesses run last; their subprocesses start now on the spare core
+    (``tests/script_runs.py``): first the commands of modules with ``background_commands(test_names)``, then the repro
+    scripts."""
+    commanding = [it for it in items if hasattr(getattr(it, "module", None), "background_commands")]
     scripted = [it for it in items if getattr(getattr(it, "module", None), "__name__", "").endswith("test_repro")
                 and "bug" in getattr(getattr(it, "callspec", None), "params", {})]
-    if not scripted:
+    if not (commanding or scripted):
         return
-    moved = set(scripted)
-    items[:] = [it for it in items if it not in moved] + scripted
+    moved = set(commanding) | set(scripted)
+    items[:] = [it for it in items if it not in moved] + commanding + scripted
     if config.getoption("collectonly"):
         return
     import script_runs
 
+    for module in dict.fromkeys(it.module for it in commanding):
+        for command in module.background_commands({it.originalname for it in commanding if it.module is module}):
+            script_runs.start(command)
     for item in scripted:
         bug = item.callspec.params["bug"]
         if item.originalname == "test_script_fails_on_affected_release_and_passes_on_fixed":

@@ -1,15 +1,16 @@
 """Snapshots must be byte-identical across runs and machines: no hash-order, float or path noise.
 
 Two fresh interpreters with different ``PYTHONHASHSEED`` (and different working directories)
-serialize the same encodings; their bytes must match each other and the committed files.
+serialize the same encodings; their bytes must match each other and the committed files. They run in
+the background, started at collection (``tests/script_runs.py``).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+import script_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = [("synthetic-chatml", "assistant_only_loss", "chat_two_assistant_turns"),
@@ -27,16 +28,25 @@ for tid, path, case in [tuple(k.split("~")) for k in sys.argv[1:]]:
 """
 
 
-def _serialize_in_fresh_process(seed: str, cwd: Path) -> bytes:
-    env = {**os.environ, "PYTHONHASHSEED": seed, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", SCRIPT, *("~".join(k) for k in KEYS)], cwd=cwd, env=env,
-                         capture_output=True, check=True)
-    return out.stdout
+def _serializer(seed: str, cwd: Path) -> script_runs.Command:
+    """A fresh interpreter with this hash seed, in this folder, writing the snapshots of ``KEYS``."""
+    env = (("PYTHONHASHSEED", seed), ("HF_HUB_OFFLINE", "1"), ("PYTHONPATH", str(ROOT)))
+    return script_runs.Command((sys.executable, "-c", SCRIPT, *("~".join(k) for k in KEYS)), str(cwd), env,
+                               text=False)
 
 
-def test_snapshot_bytes_identical_across_processes_and_hash_seeds(tmp_path):
-    first = _serialize_in_fresh_process("1", ROOT)
-    second = _serialize_in_fresh_process("4242", tmp_path)
+def _commands() -> list[script_runs.Command]:
+    return [_serializer("1", ROOT), _serializer("4242", script_runs.workdir("snapshot-determinism"))]
+
+
+def background_commands(names: set[str]) -> list[script_runs.Command]:
+    return _commands()
+
+
+def test_snapshot_bytes_identical_across_processes_and_hash_seeds():
+    runs = [script_runs.outcome(c) for c in _commands()]
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:].decode(errors="replace") for r in runs]
+    first, second = (r.stdout for r in runs)
     assert first == second
     committed = b"".join((ROOT / "snapshots" / tid / path / f"{case}.txt").read_bytes() for tid, path, case in KEYS)
     assert first == committed
