@@ -29,7 +29,8 @@ def pytest_collection_modifyitems(config, items):
     (``tests/script_runs.py``): first the commands of modules with ``background_commands(test_names)``, then the repro
     scripts."""
     commanding = [it for it in items if hasattr(getattr(it, "module", None), "background_commands")]
-    scripted = [it for it in items if getattr(getattr(it, "module", None), "__name__", "").endswith("test_repro")
+    scripted = [it for it in items
+                if getattr(getattr(it, "module", None), "__name__", "").endswith(("test_repro", "test_repro_short"))
                 and "bug" in getattr(getattr(it, "callspec", None), "params", {})]
     if not (commanding or scripted):
         return
@@ -44,9 +45,10 @@ def pytest_collection_modifyitems(config, items):
             script_runs.start(command)
     for item in scripted:
         bug = item.callspec.params["bug"]
-        if item.originalname == "test_script_fails_on_affected_release_and_passes_on_fixed":
+        if item.originalname in ("test_script_fails_on_affected_release_and_passes_on_fixed",
+                                 "test_short_and_long_forms_agree_on_affected_and_fixed_lines"):
             runs = item.module.background_runs(bug)[1:]  # the affected and fixed releases' interpreters
         else:
             runs = item.module.background_runs(bug)[:1]  # the installed TRL
-        for python, script in runs:
-            script_runs.submit(python, script)
+        for python, script, *args in runs:
+            script_runs.submit(python, script, *args)

@@ -241,8 +241,12 @@ def cmd_repro(args) -> int:
     if not args.finding:
         raise SystemExit("repro: give a FINDING (RULE:TOKENIZER:PATH:CASE) or --list REPORT.json")
     finding = repro.Finding.parse(args.finding)
-    script = repro.generate(finding, Path(args.out), Path(args.cases) if args.cases else None,
-                            bug_catalog.reference_for(finding))
+    if args.short:
+        from harness.triage import repro_short as form
+    else:
+        form = repro
+    script = form.generate(finding, Path(args.out), Path(args.cases) if args.cases else None,
+                           bug_catalog.reference_for(finding))
     print(script)
     return 0
 
@@ -435,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default="repro", help="folder for the script and its tokenizer (default repro/)")
     rp.add_argument("--cases", help="folder of case files (default: the repository's cases/)")
     rp.add_argument("--list", metavar="REPORT", help="print the findings (FAIL records) of a JSON report")
+    rp.add_argument("--short", action="store_true",
+                    help="a script for an upstream issue (under 60 lines): the tokenizer by Hub id, expected vs "
+                         "actual label per token; DROP/MOD findings need the long form")
     rp.set_defaults(func=cmd_repro)
 
     bi = sub.add_parser("bisect", help="first bad / first good TRL release of one finding (uv environments)")

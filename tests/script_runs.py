@@ -28,14 +28,15 @@ from pathlib import Path
 
 WORKERS = max(1, min(2, (os.cpu_count() or 2) - 1))
 _pool: ThreadPoolExecutor | None = None
-_futures: dict[tuple[str, str], Future] = {}
+_futures: dict[tuple, Future] = {}
+_done: dict[tuple, subprocess.CompletedProcess] = {}
 _scripts_dir = Path(tempfile.mkdtemp(prefix="sftc-test-scripts-"))
 atexit.register(shutil.rmtree, _scripts_dir, True)
 
 
-def run(python, script: Path) -> subprocess.CompletedProcess:
+def run(python, script: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": ""}
-    return subprocess.run([str(python), str(script)], check=False, capture_output=True, text=True, env=env,
+    return subprocess.run([str(python), str(script), *args], check=False, capture_output=True, text=True, env=env,
                           timeout=600, cwd=script.parent)
 
 
@@ -46,6 +47,15 @@ def script_for(finding: str, reference: str = "") -> Path:
 
     f = repro.Finding.parse(finding)
     return repro.generate(f, _scripts_dir / f.slug, reference=reference)
+
+
+@functools.cache
+def short_script_for(finding: str, reference: str = "") -> Path:
+    """The short repro script (``repro --short``) of a finding, generated once per session."""
+    from harness.triage import repro, repro_short
+
+    f = repro.Finding.parse(finding)
+    return repro_short.generate(f, _scripts_dir / f"{f.slug}_short", reference=reference)
 
 
 @dataclass(frozen=True)
@@ -79,8 +89,8 @@ def _start(key, fn, *args) -> None:
     _futures[key] = _pool.submit(fn, *args)
 
 
-def submit(python, script: Path) -> None:
-    _start((str(python), str(script)), run, python, script)
+def submit(python, script: Path, *args: str) -> None:
+    _start((str(python), str(script), *args), run, python, script, *args)
 
 
 def start(command: Command) -> None:
@@ -93,7 +103,11 @@ def outcome(command: Command) -> subprocess.CompletedProcess:
     return fut.result() if fut is not None else command.run()
 
 
-def result(python, script: Path) -> subprocess.CompletedProcess:
-    """The background run's result, or a run now when none was submitted."""
-    fut = _futures.pop((str(python), str(script)), None)
-    return fut.result() if fut is not None else run(python, script)
+def result(python, script: Path, *args: str) -> subprocess.CompletedProcess:
+    """The background run's result, or a run now when none was submitted; kept, so that the long and the short
+    form's tests (``tests/test_repro.py``, ``tests/test_repro_short.py``) share one run of a long script."""
+    key = (str(python), str(script), *args)
+    if key not in _done:
+        fut = _futures.pop(key, None)
+        _done[key] = fut.result() if fut is not None else run(python, script, *args)
+    return _done[key]

@@ -64,7 +64,7 @@ def _judge_embedded(tmp_path, items: list[dict]) -> list[list[dict]]:
     folders = {}
     for tid in sorted({i["tokenizer"] for i in items}):
         folder = tmp_path / f"tok-{len(folders)}"
-        repro._write_tokenizer(tokenizer_registry.load(tid), folder)
+        repro.write_tokenizer(tokenizer_registry.load(tid), folder)
         folders[tid] = str(folder)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": ""}
     stdin = "".join(json.dumps(x) + "\n" for x in (_embedded_part(tmp_path), folders, *items))

@@ -105,3 +105,66 @@ SCOPES = {"text": "full", "messages": "full", "prompt_completion": "completion?"
           "conversational_prompt_completion": "completion?", "completion_only_loss": "completion",
           "assistant_only_loss": "assistant", "chatml_collator": "last_assistant",
           "completion_only_collator": "completion"}
+
+
+# --- the short form (``sft-conformance repro --short``) ---------------------------------------------------------
+# A script short enough for an upstream issue cannot embed ``trl_driver``; these ``build(tok) -> (batch, scope)``
+# (``not_applicable(why)`` exits 2 where this TRL has no such path) call TRL's public API directly, with only the version switches the catalogued bugs' TRL lines need (SFTConfig or
+# TrainingArguments, ``processing_class`` or ``tokenizer``, ``max_length`` or ``max_seq_length``). A row TRL removes
+# is reported as not applicable: the long form, which tracks rows by an index column, judges removals.
+
+SHORT_SFT_TRAINER = '''
+def build(tok):
+    """SFTTrainer's own dataset preparation and data collator (what a training step runs) on ROWS."""
+    import dataclasses, inspect, tempfile
+    from datasets import Dataset
+    from transformers import LlamaConfig, LlamaForCausalLM, TrainingArguments
+    config = getattr(trl, "SFTConfig", TrainingArguments)  # TRL 0.8: TrainingArguments + SFTTrainer keywords
+    fields, params = {f.name for f in dataclasses.fields(config)}, inspect.signature(trl.SFTTrainer).parameters
+    if not set(REQUIRED_FIELDS) <= fields:
+        not_applicable(f"SFTConfig of this TRL has no {', '.join(set(REQUIRED_FIELDS) - fields)}")
+    opts = {"packing": False, "shuffle_dataset": False, "bf16": False, **OPTIONS, **({("max_length" if "max_length" in fields else "max_seq_length"): MAX_LENGTH} if MAX_LENGTH else {})}
+    if "pad_token" not in fields and tok.pad_token is None:  # TRL < 0.16 tells users to pad with EOS
+        tok.pad_token = tok.eos_token
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=max(len(tok), tok.vocab_size), hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))  # SFTTrainer needs a model, not weights
+    args = config(output_dir=tempfile.mkdtemp(), report_to="none", per_device_train_batch_size=2, **{k: v for k, v in opts.items() if k in fields})
+    trainer = trl.SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(ROWS), **{k: v for k, v in opts.items() if k in params and k not in fields}, **{"processing_class" if "processing_class" in params else "tokenizer": tok})
+    if len(trainer.train_dataset) < len(ROWS):
+        not_applicable("SFTTrainer removed a row while preparing the dataset (the long form, sft-conformance repro, judges that)")
+    scope = SCOPE if SCOPE != "completion?" else ("completion" if getattr(trainer, "completion_only_loss", False) else "full")
+    return trainer.data_collator([{c: trainer.train_dataset[k][c] for c in trainer.train_dataset.column_names if c in MODEL_COLUMNS} for k in range(len(ROWS))]), scope
+'''
+
+SHORT_CHATML_COLLATOR = '''
+def build(tok):
+    """DataCollatorForChatML (trains the final assistant message) on ROWS."""
+    import importlib
+    cls = None
+    for module in ("trl.experimental.utils", "trl.trainer.utils"):  # moved to experimental in 0.27 (PR #4668)
+        try:
+            cls = cls or getattr(importlib.import_module(module), "DataCollatorForChatML", None)
+        except Exception:  # noqa: BLE001 - a module that fails to import means "not here"
+            pass
+    if cls is None:
+        not_applicable("this TRL has no DataCollatorForChatML (added in 0.11.0)")
+    return cls(tokenizer=tok, **({"max_length": MAX_LENGTH} if MAX_LENGTH else {}))(ROWS), "last_assistant"
+'''
+
+SHORT_COMPLETION_ONLY_COLLATOR = '''
+def build(tok):
+    """DataCollatorForCompletionOnlyLM(response_template) on the tokenized texts (TRL < 0.20)."""
+    cls = getattr(trl, "DataCollatorForCompletionOnlyLM", None)
+    if cls is None:
+        not_applicable("this TRL has no DataCollatorForCompletionOnlyLM (removed in 0.20.0, PR #3704)")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token  # what every DataCollatorForCompletionOnlyLM tutorial does
+    rows = [tok(r["text"], add_special_tokens=ADD_SPECIAL_TOKENS, truncation=bool(MAX_LENGTH), max_length=MAX_LENGTH) for r in ROWS]
+    collator = cls(response_template=ROWS[0]["response_template"], tokenizer=tok, mlm=False)
+    return collator([{k: r[k] for k in ("input_ids", "attention_mask")} for r in rows]), "completion"
+'''
+
+
+def short_snippet(path: str) -> str:
+    """The short form's ``build`` source for a path id."""
+    return {"chatml_collator": SHORT_CHATML_COLLATOR,
+            "completion_only_collator": SHORT_COMPLETION_ONLY_COLLATOR}.get(path, SHORT_SFT_TRAINER)

@@ -131,6 +131,11 @@ class Tokenizer(Strict):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", description="directory name in the cache, unique")
     family: str = Field(min_length=1, description="the chat-template family it stands for")
+    hub_id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="the public Hugging Face Hub repo of the model it stands for (the template's origin); "
+                    "`repro --short` loads the tokenizer from it and warns when its tokens or template differ "
+                    "from the ones the suite used (a borrowed vocabulary always does)")
     tier: Literal["core", "breadth"] = Field(
         "core", description="`core`: in the default run; `breadth`: only with `--tokenizer breadth` or `all` "
                             "(provisioning builds both)")

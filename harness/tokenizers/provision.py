@@ -164,6 +164,7 @@ class CatalogEntry:
     id: str
     family: str
     description: str
+    hub_id: str
     eos_of_turn: str | None
     sources: tuple[Source, ...]
     quirks: tuple[str, ...]
@@ -248,6 +249,7 @@ def _load_catalog(path: Path) -> _Catalog:
             id=item.id,
             family=item.family,
             description=" ".join(item.description.split()),
+            hub_id=item.hub_id,
             eos_of_turn=item.eos_of_turn,
             sources=tuple(packages[key] for key in item.sources),
             quirks=tuple(item.quirks),

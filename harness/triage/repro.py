@@ -66,13 +66,35 @@ def _case(finding: Finding, cases_dir: Path | None) -> Case:
     return case
 
 
-def _reference(case: Case, lt, view: str) -> dict:
-    """The oracle's token table and facts as plain data (computed without TRL)."""
+def resolve(finding: Finding, cases_dir: Path | None = None):
+    """(rule, path adapter, loaded tokenizer, case) of a finding; FindingError names what is unknown or refused."""
+    from conformance.rules import RULES
+    from harness.tokenizers import registry as tokenizer_registry
+
+    if finding.rule not in RULES:
+        raise FindingError(f"finding {finding}: unknown rule {finding.rule!r}; known: {', '.join(RULES)}")
+    try:
+        adapter = adapters.get(finding.path)
+    except KeyError as exc:
+        raise FindingError(f"finding {finding}: {exc.args[0]}") from None
+    lt = tokenizer_registry.load(finding.tokenizer)
+    case = for_tokenizer(_case(finding, cases_dir), lt)
+    if isinstance(case, str):
+        raise FindingError(f"finding {finding}: {case}")
+    reason = adapter.accepts(case, lt)
+    if reason:
+        raise FindingError(f"finding {finding}: {reason.reason}")
+    return RULES[finding.rule], adapter, lt, case
+
+
+def oracle_reference(adapter, case: Case, lt):
+    """The oracle's Reference (token table and facts, computed without TRL) for the view this TRL's path renders."""
+    view = adapter.reference_view(lt, case) if adapter.available() is None else "native"
     try:
         orc = oracle_for(reference_case(case, view), lt)
     except OracleError as exc:
         raise FindingError(f"no reference for {case.id} with {lt.id}: {exc}") from None
-    return orc.reference(case.max_length).to_plain()
+    return orc.reference(case.max_length)
 
 
 def engine_sources() -> dict[str, str]:
@@ -120,7 +142,7 @@ def _engine_literal() -> str:
     return "".join(parts)
 
 
-def _rows(adapter, case: Case, lt) -> list[dict]:
+def rows_for(adapter, case: Case, lt) -> list[dict]:
     """[case row, neighbour row] exactly as the adapter gives them to TRL."""
     from harness.adapters.collators import ChatMLCollatorPath, CompletionOnlyCollatorPath
     from harness.adapters.neighbours import neighbour_case
@@ -144,25 +166,11 @@ def _plain(obj):
     return obj
 
 
-def _literal(name: str, value) -> str:
+def literal(name: str, value) -> str:
     return f"{name} = {pprint.pformat(_plain(value), width=110, sort_dicts=False)}\n"
 
 
-MAIN = '''
-
-def load_tokenizer(where):
-    import os
-
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(where)
-    template = os.path.join(where, "chat_template.jinja")
-    if not tok.chat_template and os.path.isfile(template):  # transformers < 4.47 reads only tokenizer_config.json
-        with open(template, encoding="utf-8") as fh:
-            tok.chat_template = fh.read()
-    return tok
-
-
+FROZEN_CLOCK = '''
 def frozen_template_clock():
     """Templates that print today's date render the date the reference was computed with."""
     import datetime
@@ -180,6 +188,21 @@ def frozen_template_clock():
             continue
         if getattr(module, "datetime", None) is datetime.datetime:
             module.datetime = Frozen
+'''
+
+MAIN = '''
+
+def load_tokenizer(where):
+    import os
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(where)
+    template = os.path.join(where, "chat_template.jinja")
+    if not tok.chat_template and os.path.isfile(template):  # transformers < 4.47 reads only tokenizer_config.json
+        with open(template, encoding="utf-8") as fh:
+            tok.chat_template = fh.read()
+    return tok
 
 
 def main():
@@ -242,34 +265,18 @@ if __name__ == "__main__":
 
 def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, reference: str = "") -> Path:
     """Write ``<out_dir>/<slug>.py`` and the tokenizer folder it loads; return the script path."""
-    from conformance.rules import RULES
     from harness.adapters.versions import library_versions
-    from harness.tokenizers import registry as tokenizer_registry
 
-    if finding.rule not in RULES:
-        raise FindingError(f"finding {finding}: unknown rule {finding.rule!r}; known: {', '.join(RULES)}")
-    try:
-        adapter = adapters.get(finding.path)
-    except KeyError as exc:
-        raise FindingError(f"finding {finding}: {exc.args[0]}") from None
-    lt = tokenizer_registry.load(finding.tokenizer)
-    case = for_tokenizer(_case(finding, cases_dir), lt)
-    if isinstance(case, str):
-        raise FindingError(f"finding {finding}: {case}")
-    reason = adapter.accepts(case, lt)
-    if reason:
-        raise FindingError(f"finding {finding}: {reason.reason}")
-    rows = _rows(adapter, case, lt)
-    view = adapter.reference_view(lt, case) if adapter.available() is None else "native"
-    reference_table = _reference(case, lt, view)
+    rule, adapter, lt, case = resolve(finding, cases_dir)
+    rows = rows_for(adapter, case, lt)
+    reference_table = oracle_reference(adapter, case, lt).to_plain()
     neighbour_ref = adapter.neighbour_reference(lt, case) if hasattr(adapter, "neighbour_reference") else None
     neighbour_trainable = ({scope: len(trainable_within(neighbour_ref, scope))
                             for scope in ("full", "completion", "assistant", "last_assistant")}
                            if neighbour_ref is not None else {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    folder = _write_tokenizer(lt, out_dir / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}")
-    rule = RULES[finding.rule]
+    folder = write_tokenizer(lt, out_dir / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}")
     versions = library_versions()
     doc = (f'"""Reproduce {finding.rule} ({rule.title}).\n\n'
            f"Finding {finding}: tokenizer {lt.id} (content hash {lt.content_hash}), path {finding.path}, "
@@ -286,26 +293,26 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
         "#!/usr/bin/env python3\n", doc, "import os\nimport sys\n\n",
         (f"TOKENIZER = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "
          f"{folder.name!r})\n"),
-        _literal("RULE", finding.rule), _literal("RULE_TITLE", rule.title), _literal("PATH", finding.path), _literal("CASE_ID", case.id), _literal("SCOPE", repro_snippets.SCOPES[finding.path]),
-        _literal("OPTIONS", dict(getattr(adapter, "config", {}))),
-        _literal("REQUIRED_FIELDS", list(getattr(adapter, "required_fields", ()))),
-        _literal("MAX_LENGTH", case.max_length),
-        _literal("ADD_SPECIAL_TOKENS", case.shape != "conversation"),
-        "# the example, then a longer neighbour row so the example is padded\n", _literal("ROWS", rows),
+        literal("RULE", finding.rule), literal("RULE_TITLE", rule.title), literal("PATH", finding.path), literal("CASE_ID", case.id), literal("SCOPE", repro_snippets.SCOPES[finding.path]),
+        literal("OPTIONS", dict(getattr(adapter, "config", {}))),
+        literal("REQUIRED_FIELDS", list(getattr(adapter, "required_fields", ()))),
+        literal("MAX_LENGTH", case.max_length),
+        literal("ADD_SPECIAL_TOKENS", case.shape != "conversation"),
+        "# the example, then a longer neighbour row so the example is padded\n", literal("ROWS", rows),
         "# the reference rendering, computed without TRL; tokens are [id, role, message index, speaker, spanned parts]\n",
-        _literal("REFERENCE", reference_table),
+        literal("REFERENCE", reference_table),
         "# per loss scope: tokens the neighbour row trains within MAX_LENGTH (judged when TRL removes it)\n",
-        _literal("NEIGHBOUR_TRAINABLE", neighbour_trainable),
+        literal("NEIGHBOUR_TRAINABLE", neighbour_trainable),
         ("\n# --- the suite's TRL driver (harness/adapters/trl_driver.py) and rules engine (conformance/rules), "
          "verbatim ---\n"), _engine_literal(), ENGINE_LOADER,
-        "\n# --- this path's use of TRL ---\n", repro_snippets.snippet(finding.path), MAIN,
+        "\n# --- this path's use of TRL ---\n", repro_snippets.snippet(finding.path), FROZEN_CLOCK, MAIN,
     ]
     script = out_dir / f"{finding.slug}.py"
     script.write_text("".join(parts), encoding="utf-8")
     return script
 
 
-def _write_tokenizer(lt, folder: Path) -> Path:
+def write_tokenizer(lt, folder: Path) -> Path:
     """The tokenizer files beside the script, loadable by transformers 4.x and 5.x alike.
 
     Catalog and local tokenizers are copied as provisioned; others (synthetic, Hub) are saved,
