@@ -29,8 +29,11 @@ def background_runs(bug) -> list[tuple]:
     the installed TRL's, then an affected and a fixed line's where their environments exist. The long form's runs
     come from ``tests/test_repro.py``'s."""
     short = script_runs.short_script_for(bug.finding, bug.reference)
-    pythons = [Path(sys.executable)] + [p for lines in (bug.affected, bug.fixed) if lines
-                                        for p in [next((p for line in lines if (p := _python_for(line))), None)] if p]
+    pythons = [Path(sys.executable)]
+    for lines in (bug.affected, bug.fixed):
+        python = next((p for line in lines if (p := _python_for(line))), None)
+        if python:
+            pythons.append(python)
     return [(python, short, *_tokenizer_args(bug.finding)) for python in pythons]
 
 
