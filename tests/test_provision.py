@@ -153,6 +153,43 @@ def test_provision_tries_every_tokenizer_and_lists_all_failures(tmp_path, monkey
     assert not (tmp_path / "llama3").exists()
 
 
+def test_an_interrupted_build_leaves_no_staging_folder(tmp_path, monkeypatch):
+    def interrupted(entry, ws, staging, log):
+        (staging / "tokenizer.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prov._Downloads, "prefetch", lambda self, sources: {})
+    monkeypatch.setattr(prov, "_build_entry", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prov.provision(["llama3"], cache_dir=tmp_path, log=lambda _m: None)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_leftovers_of_a_killed_provisioning_are_removed_and_a_running_ones_kept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    leftovers = [tmp_path / f".staging-{dead_pid}-llama3-abc", tmp_path / "_dl" / f".dl-{dead_pid}-xyz",
+                 tmp_path / ".staging-llama3-old"]  # an older release's name, without its owner
+    running = [tmp_path / f".staging-{prov.os.getpid()}-qwen3-abc", tmp_path / "_dl" / f".dl-{prov.os.getpid()}-x"]
+    for folder in leftovers + running:
+        folder.mkdir(parents=True)
+        (folder / "partial.bin").write_bytes(b"half")
+    logged = []
+
+    def failing(*_args):
+        raise prov.ProvisionError("stop")
+
+    monkeypatch.setattr(prov._Downloads, "prefetch", lambda self, sources: {})
+    monkeypatch.setattr(prov, "_build_entry", failing)
+    with pytest.raises(prov.ProvisionError):
+        prov.provision(["llama3"], cache_dir=tmp_path, log=logged.append)
+    assert not any(f.exists() for f in leftovers) and all(f.exists() for f in running)
+    assert sum("left by an interrupted provisioning" in line for line in logged) == 3
+
+
 # --------------------------------------------------------------------------- verification
 
 

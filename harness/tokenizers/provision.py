@@ -463,7 +463,7 @@ class _Downloads:
                 target.unlink()
         self.log(f"  downloading {source.manager} {source.spec}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.root, prefix=".dl-") as tmp:
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=_temporary_prefix(".dl")) as tmp:
             produced = _download(source, Path(tmp))
             verify_artifact(produced, source)
             os.replace(produced, target)
@@ -1079,6 +1079,36 @@ def _publish(staging: Path, target: Path) -> None:
         os.replace(staging, target)
 
 
+def _temporary_prefix(kind: str, what: str = "") -> str:
+    """``.staging-<pid>-<what>-`` / ``.dl-<pid>-``: the process that owns a temporary folder is in its name."""
+    return f"{kind}-{os.getpid()}-" + (f"{what}-" if what else "")
+
+
+def _owner_alive(name: str) -> bool:
+    try:
+        pid = int(name.split("-")[1])
+    except (IndexError, ValueError):
+        return False  # an older release's name, without its owner
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return pid != 0
+
+
+def remove_leftovers(cache: Path) -> list[Path]:
+    """Remove the temporary folders (``.staging-*``, ``_dl/.dl-*``) of provisioning runs that were killed or
+    interrupted, whose owner process is gone; a running provisioning's own folders stay. Returns those removed."""
+    removed = []
+    for folder in [*cache.glob(".staging-*"), *(cache / "_dl").glob(".dl-*")]:
+        if folder.is_dir() and not _owner_alive(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _provision_trl_templates(spec: _TemplatesSpec, ws: _Workspace, cache: Path, log: Log) -> Path:
     """Copy TRL's ``*_training.jinja`` (the ones with ``{% generation %}``) to the cache.
 
@@ -1087,7 +1117,7 @@ def _provision_trl_templates(spec: _TemplatesSpec, ws: _Workspace, cache: Path, 
     """
     archive = ws.downloads.fetch(spec.source)
     members = sorted(m for m in _list_members(archive) if fnmatch.fnmatch(m, spec.glob))
-    staging = Path(tempfile.mkdtemp(dir=cache, prefix=".staging-trl-templates-"))
+    staging = Path(tempfile.mkdtemp(dir=cache, prefix=_temporary_prefix(".staging", "trl-templates")))
     generation = re.compile(r"{%-?\s*generation\s*-?%}")
     patched: dict[str, list[dict[str, Any]]] = {}
     try:
@@ -1152,6 +1182,8 @@ def provision(
     entries = _resolve_ids(ids, cat)
     cache = Path(cache_dir or default_cache_dir()).expanduser()
     cache.mkdir(parents=True, exist_ok=True)
+    for leftover in remove_leftovers(cache):
+        log(f"removed {leftover.name}, left by an interrupted provisioning")
     downloads = _Downloads(cache / "_dl", log)
     done: dict[str, Path] = {}
     failures: dict[str, str] = {}
@@ -1170,7 +1202,7 @@ def provision(
         ws = _Workspace(Path(tmp), downloads)
         for entry in todo:
             log(f"[{entry.id}] building")
-            staging = Path(tempfile.mkdtemp(dir=cache, prefix=f".staging-{entry.id}-"))
+            staging = Path(tempfile.mkdtemp(dir=cache, prefix=_temporary_prefix(".staging", entry.id)))
             try:
                 for src in entry.sources:
                     if src.key in fetch_errors:
@@ -1179,10 +1211,11 @@ def provision(
                 _publish(staging, cache / entry.id)
                 done[entry.id] = cache / entry.id
             except Exception as exc:  # noqa: BLE001 - one tokenizer's failure must not stop the others
-                shutil.rmtree(staging, ignore_errors=True)
                 message = str(exc) if isinstance(exc, ProvisionError) else f"{type(exc).__name__}: {exc}"
                 failures[entry.id] = message
                 log(f"[{entry.id}] FAILED: {message}")
+            finally:  # also on Ctrl-C: no half-built folder stays behind
+                shutil.rmtree(staging, ignore_errors=True)
         if need_templates:
             try:
                 _provision_trl_templates(cat.templates, ws, cache, log)
