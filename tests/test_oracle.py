@@ -135,3 +135,39 @@ def test_an_oracle_is_built_with_named_fields():
     with pytest.raises(TypeError):
         Oracle(*(None for _ in fields))
     assert Oracle(**{name: None for name in fields}).case_id is None
+
+
+def _with_template(name: str, template: str):
+    import copy
+    import dataclasses
+
+    base = tokenizer_registry.load(name)
+    tok = copy.deepcopy(base.tokenizer)
+    tok.chat_template = template
+    return dataclasses.replace(base, tokenizer=tok, memo={})
+
+
+def test_generation_prompt_ending_inside_the_content_is_header():
+    """QwQ / Qwen3.5 end the generation prompt with '<think>\\n'; content written as '<think>\\n...</think>...'
+    starts with those characters. The model is given them at inference, so they are header, not content that
+    must be trained (MASK-003 failed where TRL masked them)."""
+    lt = _with_template("synthetic-chatml",
+                        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                        "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}")
+    orc = chat_oracle(CASES["chat_reasoning_inline_think"], lt)
+    assert orc.generation_prompt == "<|im_start|>assistant\n<think>\n"
+    assert _text(orc, lt, message=1, role="header") == "<|im_start|>assistant\n<think>\n"
+    assert _text(orc, lt, message=1, role="content").startswith("9 divided by 2")
+    assert not any("generation prompt of message 1" in n for n in orc.notes)
+
+
+def test_answer_kept_after_think_cut_keeps_its_leading_newlines_as_content():
+    """DeepSeek-R1 renders content.split('</think>')[-1], leading '\\n\\n' included: those characters are the
+    message's text, not scaffolding (GEN-002 failed where TRL trained them as the answer's first token)."""
+    lt = _with_template("synthetic-chatml",
+                        "{% for m in messages %}{% if m.role == 'user' %}<|im_start|>user\n{{ m.content }}<|im_end|>\n"
+                        "{% else %}<|im_start|>assistant{{ m.content.split('</think>')[-1] }}<|im_end|>\n{% endif %}"
+                        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant<think>\n{% endif %}")
+    orc = chat_oracle(CASES["chat_reasoning_inline_think"], lt)
+    assert _text(orc, lt, message=1, role="header") == "<|im_start|>assistant"
+    assert _text(orc, lt, message=1, role="content") == "\n\nNo, 9 is odd."

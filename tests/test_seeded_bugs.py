@@ -124,3 +124,20 @@ def test_reference_encoding_never_fails(tid, scope):
             if v.status == FAIL:
                 failures.append((case.id, rule.id, v.message))
     assert not failures, failures
+
+
+def test_bos_that_opens_every_turn_is_not_stray_in_a_row_cut_on_the_left():
+    """SmolLM2's BOS is <|im_start|>, which opens every turn. DataCollatorForChatML keeps the last max_length
+    tokens, so the row starts mid-prompt and its first BOS is a later turn opener: BOS-001 passes (BOS-002
+    reports the lost start). The same BOS inside a row whose reference has one, at the start, still fails."""
+    from conformance.rules.data import Reference, Row, Token
+
+    bos, a, b = 1, 7, 8
+    def judge(ref_ids, row_ids):
+        ref = Reference(tokens=[Token(i, "header") for i in ref_ids], view="chat", bos_id=bos, eot_id=2)
+        row = Row(input_ids=row_ids, labels=[-100] * len(row_ids), attention_mask=[1] * len(row_ids),
+                  loss_scope="last_assistant", pad_token_id=0, eos_token_id=2)
+        return RULES["BOS-001"](Context(row, ref, decode=str)).status
+
+    assert judge([bos, a, 2, bos, b, 2], [a, 2, bos, b, 2]) == PASS
+    assert judge([bos, a, b, 2], [a, bos, b, 2]) == FAIL

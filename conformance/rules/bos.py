@@ -29,7 +29,9 @@ def single_bos(ctx: Context):
     if len(hits) > max(1, len(reference)):
         return failed(f"{len(hits)} BOS tokens at positions {hits[:6]}; the reference rendering has "
                       f"{len(reference)}", hits, tokens=ctx.show(hits))
-    if hits and hits[0] != real[0] and (not reference or reference[0] == 0):
+    # A BOS inside the row is stray only where the reference has none or one, at its start: a template that opens
+    # every turn with its BOS (SmolLM2's <|im_start|>) keeps later turn openers in a row cut on the left.
+    if hits and hits[0] != real[0] and (not reference or reference == [0]):
         return failed(f"BOS at position {hits[0]}, not at the start", hits, tokens=ctx.show(hits))
     return passed()
 

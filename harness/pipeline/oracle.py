@@ -242,10 +242,12 @@ def _locate_contents(tok, conv: list[dict], full: str, seg_ends: list[int | None
     for i in order:
         content = conv[i]["content"]
         answer = split_thinking(content)[1] if conv[i]["role"] == "assistant" else content
+        # what a template that cuts inline thinking at '</think>' keeps, leading newlines included (DeepSeek-R1)
+        kept = content.rpartition("</think>")[2] if conv[i]["role"] == "assistant" and "</think>" in content else ""
         spans[i] = _sentinel_span(tok, conv, i, full, kw)
         start = cursor if conv[i]["role"] != "system" else 0
         quoted = (json.dumps(content),) if conv[i]["role"] == "tool" else ()
-        for needle in (content, content.strip(), answer.strip(), *quoted):
+        for needle in (content, content.strip(), kept, answer.strip(), *quoted):
             if spans[i] is not None:
                 break
             if not needle:
@@ -349,6 +351,7 @@ def _paint_turns(tok, lt, conv, full, spans, seg_ends, gen_prompts, notes):
             layout.char_roles[x] = (msg, role, conv[msg]["role"])
 
     order = layout.order
+    overlaps: list[tuple[int, int, int]] = []  # (start, end, message): generation prompt inside content
     for rank, i in enumerate(order):
         s, e = spans[i]
         paint(s, e, i, "content")
@@ -381,8 +384,17 @@ def _paint_turns(tok, lt, conv, full, spans, seg_ends, gen_prompts, notes):
                 if head >= 0:
                     paint(head + len(gp), gap_end, nxt, "preamble")
                 else:
-                    notes.append(f"generation prompt of message {nxt} not found before its content")
+                    # The generation prompt may end inside the content: content written as '<think>\n...' after
+                    # a generation prompt ending in '<think>\n' (QwQ, Qwen3.5). The model is given those
+                    # characters at inference, so they are header, painted over the content below.
+                    head = full.find(gp, split, spans[nxt][1])
+                    if 0 <= head < gap_end < head + len(gp):
+                        overlaps.append((gap_end, head + len(gp), nxt))
+                    else:
+                        notes.append(f"generation prompt of message {nxt} not found before its content")
     paint(0, spans[order[0]][0], order[0], "header")
+    for a, b, msg in overlaps:
+        paint(a, b, msg, "header")
     return layout, paint
 
 
