@@ -319,7 +319,9 @@ def cmd_releases(args) -> int:
     reports = _writable(str(Path(args.reports) / ".probe"), "--reports").parent
     outcomes = releases.run_all(todo, reports, Path(args.envs), jobs=args.jobs, force=args.force,
                                 log=lambda line: print(line, flush=True),
-                                run_args=("--modifiers",) if args.modifiers else (), keep_envs=not args.drop_envs)
+                                run_args=(*(("--modifiers",) if args.modifiers else ()),
+                                          *(a for t in args.tokenizer for a in ("--tokenizer", t))),
+                                keep_envs=not args.drop_envs)
     releases.write_timings(outcomes, reports / "timings.json")
     stats = releases.timings(outcomes)
     failed = [o for o in outcomes if o.status == "not evaluated"]
@@ -481,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--envs", default=".release-envs", help="environment folder, reused (default .release-envs)")
     rl.add_argument("--force", action="store_true", help="run releases that already have a report again")
     rl.add_argument("--modifiers", action="store_true", help="also the batch rules (packing, padding-free)")
+    rl.add_argument("--tokenizer", action="append", default=[],
+                    help="only these tokenizers (repeatable, as for run; default: run's default sweep)")
     rl.add_argument("--drop-envs", action="store_true", help="delete each environment after its run")
     rl.add_argument("--list", action="store_true", help="print the releases selected and stop")
     rl.set_defaults(func=cmd_releases)
