@@ -239,3 +239,19 @@ def test_an_env_built_for_another_checkout_is_rebuilt(tmp_path, monkeypatch):
     (env / ".sft-conformance-complete").write_text("torch==2.13.0 trl==1.9.0 -e /elsewhere[provision]\n")
     release_envs.build_env(env, "1.9.0", harness=True)
     assert len(calls) == 4, "built for another checkout: rebuilt"
+
+
+def test_releases_passes_its_tokenizer_and_modifier_choices_to_each_run(tmp_path, monkeypatch, capsys):
+    from harness import cli
+
+    seen = []
+
+    def run_all(todo, reports, envs, jobs=1, force=False, log=print, run_args=(), keep_envs=True):
+        seen.append(run_args)
+        return []
+
+    monkeypatch.setattr(releases, "targets", lambda *a, **k: [Target("0.19.1")])
+    monkeypatch.setattr(releases, "run_all", run_all)
+    assert cli.main(["releases", "--reports", str(tmp_path), "--modifiers", "--tokenizer", "llama3",
+                     "--tokenizer", "synthetic-chatml"]) == 0
+    assert seen == [("--modifiers", "--tokenizer", "llama3", "--tokenizer", "synthetic-chatml")]
