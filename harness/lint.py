@@ -110,6 +110,8 @@ def _cross_file(docs: dict[str, list[tuple[str, object]]]) -> list[Problem]:
         for i, e in enumerate(doc.expectations):
             for key in ("rule", "tokenizer", "path", "modifier", "case"):
                 problems += _globs(file, f"expectations[{i}].{key}", getattr(e, key), known[key], key)
+            for key in ("tokenizer", "case"):
+                problems += _globs(file, f"expectations[{i}].except_{key}", getattr(e, f"except_{key}"), known[key], key)
     for file, doc in docs["bugs"]:
         for i, bug in enumerate(doc.bugs):
             where = f"bugs[{i}] (id {bug.id})"

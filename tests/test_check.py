@@ -41,14 +41,32 @@ def test_conversations_are_judged_with_every_rule(tmp_path, capsys):
     assert "2 of 2 row(s) judged on path messages: no unexpected FAIL" in capsys.readouterr().out
 
 
+QUOTED = [  # the prompt's closing quote and the completion's opening quote merge into one token ('""')
+    {"prompt": 'Translate to French: "How are you?"', "completion": '"Comment allez-vous?"'},
+    {"prompt": "What is 2+2?", "completion": " 4."},
+]
+
+
 def test_an_unknown_mechanism_fails_with_exit_1_and_shows_the_row(tmp_path, capsys):
-    """qwen2.5 + assistant_only_loss trains header tokens of later turns: recorded for golden cases by
-    name only, so on a user's multi-turn row it is a FAIL, printed with its tokens."""
+    """A prompt token trained through a merge at the join: the expectations record that mechanism for one
+    golden case by name (pc_merge_swallows_prompt_end), not for the prompt/completion shape, so on a user's
+    row it is a FAIL, printed with its tokens."""
+    code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "pc.jsonl", QUOTED)), "--tokenizer", "qwen2.5"])
+    out = capsys.readouterr().out
+    assert code == 1 and rep["check"]["path"] == "prompt_completion"
+    assert "MASK-002" in out and "pc_row-0" in out and "loss scope: completion" in out
+    assert [r["case"] for r in rep["records"] if r["status"] == "fail"] == ["pc_row-0"]
+
+
+def test_a_known_mechanism_on_a_users_rows_is_known_upstream(tmp_path, capsys):
+    """qwen2.5 + assistant_only_loss trains the '\\n' of every assistant header (PR #5522): the expectation is
+    written for the conversation shapes, so a user's rows are recognised and the run exits 0."""
     code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "chat.jsonl", CHAT)), "--tokenizer", "qwen2.5",
                                    "--set", "assistant_only_loss=true"])
-    out = capsys.readouterr().out
-    assert code == 1 and rep["check"]["path"] == "assistant_only_loss"
-    assert "GEN-002" in out and "chat_row-1" in out and "loss scope: assistant" in out
+    assert code == 0 and rep["check"]["path"] == "assistant_only_loss"
+    gen = [r for r in rep["records"] if r["rule"] == "GEN-002"]
+    assert {r["status"] for r in gen} == {"fail"} and all(r["expected_failure"] for r in gen)
+    assert "5522" in capsys.readouterr().out
 
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city.",

@@ -61,6 +61,16 @@ def test_except_tokenizer_leaves_tokenizers_out_of_a_glob(tmp_path):
     assert exp.find(expectations, "DROP-002", "synthetic-plain", "text", "c", VERSIONS) is None
 
 
+def test_except_case_leaves_golden_cases_out_of_a_shape_glob(tmp_path):
+    p = _write(tmp_path, [{"rule": "GEN-002", "case": ["chat_*", "conv_pc_*"], "except_case": "chat_whitespace_*",
+                           "pr": 5522}])
+    (e,) = exp.load(p)
+    assert e.covers("qwen2.5", "assistant_only_loss", "chat_single_turn")
+    assert e.covers("qwen2.5", "assistant_only_loss", "chat_row-17")  # a user's row of that shape (check)
+    assert not e.covers("qwen2.5", "assistant_only_loss", "chat_whitespace_completion")
+    assert not e.covers("qwen2.5", "assistant_only_loss", "pc_plain")
+
+
 def test_update_keeps_exclusions_when_it_judges_an_entry():
     entries = [{"rule": "DROP-002", "tokenizer": "*", "except_tokenizer": "b", "path": "text", "pr": 6320}]
     rep = _report([("DROP-002", "a", "text", "c", "fail"), ("DROP-002", "b", "text", "c", "pass")])

@@ -81,11 +81,12 @@ def test_public_rows_end_to_end(tmp_path, data_dir, capsys):
     # (a) messages + assistant_only_loss: Qwen3's training template keeps the header out of the loss -> exit 0
     code, rep, fails = _check(tmp_path, messages, "qwen3", "assistant_only_loss=true")
     assert (code, fails, rep["check"]["path"], rep["check"]["judged"]) == (0, set(), "assistant_only_loss", SAMPLE)
-    # ... with qwen2.5 every row trains the '\n' of '<|im_start|>assistant\n' (TRL PR #5522): GEN-002 and nothing
-    # else. The expectation names the golden chat cases one by one, so a user's row is an unexpected FAIL.
+    # ... with qwen2.5 every row trains the '\n' of '<|im_start|>assistant\n' (TRL PR #5522): GEN-002 on every row,
+    # recognised as known upstream (the expectation is written for the conversation shapes, chat_*), so exit 0.
     code, rep, fails = _check(tmp_path, messages, "qwen2.5", "assistant_only_loss=true", sample=20)
-    assert code == 1 and {rule for _, rule in fails} == {"GEN-002"} and len(fails) == 20
-    assert _expectation("GEN-002", "assistant_only_loss", "qwen2.5", "chat_single_turn")[0]["pr"] == 5522
+    gen = [r for r in rep["records"] if r["rule"] == "GEN-002"]
+    assert (code, fails) == (0, set()) and len(gen) == 20
+    assert all(r["status"] == "fail" and "5522" in r["expected_failure"] for r in gen)
 
     # (b) prompt/completion + packing: the batch rules pass; the only FAILs are MASK-002 on rows whose prompt's
     # last token is split by a BPE merge across the join (prompt + completion have no separator in Alpaca), the

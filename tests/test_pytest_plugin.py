@@ -18,19 +18,22 @@ TEST = textwrap.dedent('''
         result = sft_check("train.jsonl", tokenizer="qwen2.5", settings=SETTINGS, report="labels.json")
         assert result.ok, result.summary
 ''')
-# test name -> the SFT settings of its downstream project
-PROJECTS = {"test_a_downstream_project_checks_its_rows_with_five_lines": {"max_length": 512},
-            "test_a_downstream_failure_shows_the_rule_and_the_row": {"assistant_only_loss": True}}
+CHAT = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
+                      {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye."}]}]
+# the prompt's closing quote and the completion's opening quote merge into one token: a prompt token is trained
+QUOTED = [{"prompt": 'Translate to French: "How are you?"', "completion": '"Comment allez-vous?"'}]
+# test name -> (rows, SFT settings) of its downstream project
+PROJECTS = {"test_a_downstream_project_checks_its_rows_with_five_lines": (CHAT, {"max_length": 512}),
+            "test_a_downstream_failure_shows_the_rule_and_the_row": (QUOTED, {"max_length": 512})}
 
 
 @functools.cache
 def _project(test_name: str) -> script_runs.Command:
     """A downstream project (rows, a five-line test) and the pytest command that runs it."""
     folder = script_runs.workdir(f"downstream-{test_name}")
-    rows = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
-                          {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye."}]}]
+    rows, settings = PROJECTS[test_name]
     (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (folder / "test_labels.py").write_text(f"SETTINGS = {PROJECTS[test_name]!r}\n" + TEST)
+    (folder / "test_labels.py").write_text(f"SETTINGS = {settings!r}\n" + TEST)
     return script_runs.Command((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_labels.py"),
                                str(folder), (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("PYTHONPATH", "")))
 
@@ -49,7 +52,8 @@ def test_a_downstream_project_checks_its_rows_with_five_lines():
 
 
 def test_a_downstream_failure_shows_the_rule_and_the_row():
-    """qwen2.5 with assistant_only_loss trains a later turn's header (GEN-002) on this row."""
+    """qwen2.5 on this prompt/completion row trains a prompt token through a merge at the join (MASK-002), a
+    mechanism the expectations record for one golden case only."""
     res = script_runs.outcome(_project("test_a_downstream_failure_shows_the_rule_and_the_row"))
     assert res.returncode == 1, res.stdout[-3000:] + res.stderr[-2000:]
-    assert "GEN-002" in res.stdout and "chat_row-0" in res.stdout
+    assert "MASK-002" in res.stdout and "pc_row-0" in res.stdout

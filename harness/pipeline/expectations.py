@@ -34,6 +34,7 @@ class Expectation:
     reference: str = ""
     modifier: str | tuple[str, ...] = ""  # "": plain batches only; a glob: batches laid out by that modifier
     except_tokenizer: tuple[str, ...] = ()  # tokenizers the ``tokenizer`` globs match but the entry leaves out
+    except_case: tuple[str, ...] = ()  # cases the ``case`` globs match but the entry leaves out
 
     def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "") -> bool:
         return (self.applies(rule, versions, modifier)
@@ -59,7 +60,8 @@ class Expectation:
         """The tokenizer, path, case and modifier globs."""
         if modifier and not _glob_ok(modifier, self.modifier):
             return False
-        if self.except_tokenizer and _glob_ok(tokenizer, self.except_tokenizer):
+        if (self.except_tokenizer and _glob_ok(tokenizer, self.except_tokenizer)
+                or self.except_case and _glob_ok(case, self.except_case)):
             return False
         return all(_glob_ok(v, pat) for v, pat in ((tokenizer, self.tokenizer), (path, self.path), (case, self.case)))
 
@@ -123,7 +125,7 @@ def load(path: Path | None = None) -> Expectations:
     return Expectations(
         Expectation(as_globs(e.rule), as_globs(e.tokenizer), as_globs(e.path), as_globs(e.case), e.trl or "",
                     e.transformers or "", reference_of(e.model_dump()), "" if e.modifier is None else as_globs(e.modifier),
-                    exclusions(e.except_tokenizer))
+                    exclusions(e.except_tokenizer), exclusions(e.except_case))
         for e in doc.expectations)
 
 
@@ -133,7 +135,7 @@ def as_globs(value: str | list[str]) -> str | tuple[str, ...]:
 
 
 def exclusions(value: str | list[str] | None) -> tuple[str, ...]:
-    """The ``except_tokenizer`` field as ``Expectation`` holds it (always a tuple, empty when absent)."""
+    """An ``except_tokenizer`` / ``except_case`` field as ``Expectation`` holds it (a tuple, empty when absent)."""
     return (value,) if isinstance(value, str) else tuple(value or ())
 
 

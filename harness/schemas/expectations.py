@@ -41,6 +41,9 @@ class Expectation(Strict):
     modifier: Globs | None = Field(
         None, description="absent: plain batches only; a glob: batches laid out by that modifier (`packing_wrapped`)")
     case: Globs = Field("*", description="case id or glob (`chat_*` also covers `check` rows of that shape)")
+    except_case: Globs | None = Field(
+        None, description="case ids or globs the `case` globs match but this entry leaves out (a shape glob such as "
+        "`chat_*` minus the golden cases where the mechanism does not show)")
     trl: Specifier | None = Field(None, description="TRL versions it applies to, a PEP 440 specifier (`>=0.19,<0.23.1`)")
     transformers: Specifier | None = Field(None, description="transformers versions it applies to")
     issue: int | None = Field(None, description="huggingface/trl issue number")

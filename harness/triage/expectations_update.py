@@ -40,7 +40,7 @@ def _key_fields(entry: dict) -> exp.Expectation:
     return exp.Expectation(*(exp.as_globs(entry.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")),
                            str(entry.get("trl", "")), str(entry.get("transformers", "")), "x",
                            exp.as_globs(entry["modifier"]) if "modifier" in entry else "",
-                           exp.exclusions(entry.get("except_tokenizer")))
+                           exp.exclusions(entry.get("except_tokenizer")), exp.exclusions(entry.get("except_case")))
 
 
 def _verdicts(reports: list[dict]):
