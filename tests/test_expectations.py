@@ -85,7 +85,8 @@ def _report(records):
 
 def test_update_narrows_keeps_references_drops_fixed_and_adds_untriaged():
     entries = [
-        {"rule": "BOS-001", "tokenizer": "*", "path": "text", "case": "*", "issue": 111},   # over-matches
+        {"rule": "BOS-001", "tokenizer": "*", "path": "text", "case": "*", "issue": 111,    # over-matches
+         "summary": "a second BOS"},
         {"rule": "EOS-001", "tokenizer": "a", "path": "text", "case": "*", "pr": 222},      # fixed now
         {"rule": "GEN-001", "tokenizer": "zz", "path": "text", "case": "*", "pr": 333},     # not exercised
     ]
@@ -99,7 +100,8 @@ def test_update_narrows_keeps_references_drops_fixed_and_adds_untriaged():
     assert stats == {"narrowed": 1, "dropped (no longer failing)": 1, "kept (not exercised)": 1,
                      "added (untriaged)": 1}
     bos = [e for e in out if e["rule"] == "BOS-001"]
-    assert bos == [{"rule": "BOS-001", "path": "text", "tokenizer": "a", "case": "chat_*", "issue": 111}]
+    assert bos == [{"rule": "BOS-001", "path": "text", "tokenizer": "a", "case": "chat_*", "issue": 111,
+                    "summary": "a second BOS"}]  # narrowed entries keep their reference and summary
     assert any(e["rule"] == "GEN-001" and e["pr"] == 333 for e in out)
     new = [e for e in out if e["rule"] == "TOK-003"]
     assert new and new[0]["reason"].startswith("untriaged")

@@ -220,6 +220,7 @@ class _Catalog:
     entries: tuple[CatalogEntry, ...]
     packages: Mapping[str, Source]
     templates: _TemplatesSpec | None
+    datasets: tuple[Any, ...] = ()  # the validated ``datasets:`` entries (harness/tokenizers/public_data.py reads them)
 
     def entry(self, tokenizer_id: str) -> CatalogEntry | None:
         return next((e for e in self.entries if e.id == tokenizer_id), None)
@@ -263,7 +264,7 @@ def _load_catalog(path: Path) -> _Catalog:
     spec = doc.trl_training_templates
     templates = spec and _TemplatesSpec(source=packages[spec.package], glob=spec.glob,
                                         patches=tuple(p.model_dump(exclude_unset=True) for p in spec.patches))
-    return _Catalog(entries=entries, packages=packages, templates=templates)
+    return _Catalog(entries=entries, packages=packages, templates=templates, datasets=tuple(doc.datasets))
 
 
 # --------------------------------------------------------------------------- cache + hashing

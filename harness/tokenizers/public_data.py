@@ -52,20 +52,11 @@ class PublicDataset:
 
 
 def datasets(path: Path | None = None) -> list[PublicDataset]:
-    """The ``datasets:`` entries of the catalog, validated with it (harness/schemas/catalog.py)."""
-    import yaml
-
-    from harness.schemas.base import validate
-    from harness.schemas.catalog import Catalog
-
-    path = Path(path or prov.CATALOG_PATH)
-    doc, problems = validate(Catalog, yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
-    if problems:
-        raise prov.ProvisionError(str(problems[0]))
-    packages = {key: prov.Source(key=key, **spec.model_dump()) for key, spec in doc.packages.items()}
-    return [PublicDataset(id=d.id, source=packages[d.package], member=d.member, sha256=d.sha256, format=d.format,
+    """The ``datasets:`` entries of the catalog, as the tokenizers' catalog loader validated and read them."""
+    cat = prov._load_catalog(Path(path or prov.CATALOG_PATH).resolve())
+    return [PublicDataset(id=d.id, source=cat.packages[d.package], member=d.member, sha256=d.sha256, format=d.format,
                           rows=d.rows, licence=" ".join(d.licence.split()), description=" ".join(d.description.split()))
-            for d in doc.datasets]
+            for d in cat.datasets]
 
 
 def dataset_dir(dataset_id: str, cache_dir: Path | None = None) -> Path | None:

@@ -33,7 +33,7 @@ HEADER = """\
 # version specifiers, and an upstream reference (issue, pr, url) or a written reason.
 # Regenerate narrowing/splitting with: sft-conformance expectations update REPORT.json...
 """
-REF_KEYS = ("issue", "pr", "url", "reason", "note", "trl", "transformers")
+REF_KEYS = ("issue", "pr", "url", "reason", "summary", "note", "trl", "transformers")
 
 
 def _key_fields(entry: dict) -> exp.Expectation:

@@ -276,7 +276,7 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
                            if neighbour_ref is not None else {})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    folder = write_tokenizer(lt, out_dir / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}")
+    folder = write_tokenizer(lt, tokenizer_folder(lt, out_dir))
     versions = library_versions()
     doc = (f'"""Reproduce {finding.rule} ({rule.title}).\n\n'
            f"Finding {finding}: tokenizer {lt.id} (content hash {lt.content_hash}), path {finding.path}, "
@@ -310,6 +310,11 @@ def generate(finding: Finding, out_dir: Path, cases_dir: Path | None = None, ref
     script = out_dir / f"{finding.slug}.py"
     script.write_text("".join(parts), encoding="utf-8")
     return script
+
+
+def tokenizer_folder(lt, out_dir: Path) -> Path:
+    """Where a script's tokenizer files go: ``<out_dir>/tokenizer-<id with unsafe characters replaced>``."""
+    return Path(out_dir) / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}"
 
 
 def write_tokenizer(lt, folder: Path) -> Path:

@@ -21,7 +21,6 @@ suite's (a borrowed catalog vocabulary differs from its Hub model's: use the pro
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from conformance.rules.base import Context, expected_trained
@@ -126,7 +125,7 @@ def _tokenizer_source(lt, out_dir: Path) -> tuple[str, str]:
         return repr(entry.hub_id), f"Hub id of {lt.id}; TOKENIZER=<provisioned folder> for the suite's exact files"
     if "/" in lt.id and not Path(lt.id).exists():
         return repr(lt.id), "Hub id"
-    folder = repro.write_tokenizer(lt, out_dir / f"tokenizer-{re.sub(r'[^A-Za-z0-9_.-]+', '_', lt.id)}")
+    folder = repro.write_tokenizer(lt, repro.tokenizer_folder(lt, out_dir))
     return (f"os.path.join(os.path.dirname(os.path.abspath(__file__)), {folder.name!r})",
             f"{lt.id} has no Hub id: its files are in {folder.name}/ beside this script")
 
