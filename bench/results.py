@@ -53,9 +53,9 @@ def tests_section(t: dict | None) -> list[str]:
         envs = ", ".join(t["tox_envs"]) or "none"
         conditions = (f" CPU time {t['cpu_seconds']} s (its processes and their children); load average "
                       f"{t['load_average_before']} before the run; older TRL lines' tox environments present: {envs}.")
-    return out + [f"`{t['command']}` on trl {t['trl']} / transformers {t['transformers']}, {t['cores']} cores, "
-                  f"hypothesis profile `{t['hypothesis_profile']}`, measured {t['measured']}: **{t['seconds']} s**, "
-                  f"exit {t['exit_code']} ({t['summary']}).{conditions}", ""]
+    return out + [(f"`{t['command']}` on trl {t['trl']} / transformers {t['transformers']}, {t['cores']} cores, "
+                   f"hypothesis profile `{t['hypothesis_profile']}`, measured {t['measured']}: **{t['seconds']} s**, "
+                   f"exit {t['exit_code']} ({t['summary']}).{conditions}"), ""]
 
 
 def releases_section(r: dict | None) -> list[str]:

@@ -169,7 +169,8 @@ def test_leftovers_of_a_killed_provisioning_are_removed_and_a_running_ones_kept(
     import subprocess
     import sys
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     dead_pid = int(gone.stdout)
     leftovers = [tmp_path / f".staging-{dead_pid}-llama3-abc", tmp_path / "_dl" / f".dl-{dead_pid}-xyz",
                  tmp_path / ".staging-llama3-old"]  # an older release's name, without its owner

@@ -22,7 +22,7 @@ MAX_TOKENIZERS = 6  # more are counted, not listed
 
 def pinned_versions(constraints: Path) -> dict[str, str]:
     """``{"trl": ..., "transformers": ...}`` as ``constraints/latest.txt`` pins them."""
-    pins = dict(re.findall(r"^(trl|transformers)==(\S+)", constraints.read_text(encoding="utf-8"), re.M))
+    pins = dict(re.findall(r"^(trl|transformers)==(\S+)", constraints.read_text(encoding="utf-8"), re.MULTILINE))
     return {lib: pins[lib] for lib in ("trl", "transformers")}
 
 
@@ -88,8 +88,8 @@ def markdown(expectations_file: Path, constraints: Path, titles: dict[str, str])
     if problems:
         raise ValueError(str(problems[0]))
     versions = pinned_versions(constraints)
-    lines = [BEGIN, "", f"Known upstream behaviours on TRL {versions['trl']} / transformers {versions['transformers']} "
-             f"(the pinned newest releases), one row per upstream reference:", "",
+    lines = [BEGIN, "", (f"Known upstream behaviours on TRL {versions['trl']} / transformers {versions['transformers']} "
+                         "(the pinned newest releases), one row per upstream reference:"), "",
              "| rule | path | tokenizers | what happens | reference |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(doc.expectations, versions, titles)]
     return "\n".join([*lines, "", END])
