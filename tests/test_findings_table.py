@@ -1,6 +1,9 @@
-"""The README's findings table is generated from the expectations: one row per reference, for the pinned releases."""
+"""The findings tables are generated from the expectations: one row per reference, for the pinned releases; the full
+one in docs/findings.md, a compact one (rules, a few words, since which TRL release, reference) in the README."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import yaml
@@ -36,6 +39,51 @@ def test_one_row_per_reference_inside_the_pinned_range(tmp_path):
     assert table.startswith(ft.BEGIN) and table.endswith(ft.END) and "TRL 1.16.0 / transformers 5.23.0" in table
 
 
+def test_the_compact_table_names_rules_a_few_words_the_first_release_and_the_reference(tmp_path):
+    exp, pins = _files(tmp_path, [
+        {"rule": "EOS-002", "path": "text", "tokenizer": "a", "trl": ">=1.9", "issue": 976, "summary": "long"},
+        {"rule": "MASK-005", "path": "messages", "tokenizer": "c", "trl": ">=0.13.0,<2", "issue": 976},
+        {"rule": "EOS-002", "path": "text", "tokenizer": "*", "reason": "why"},
+        {"rule": "EOS-002", "path": "messages", "tokenizer": "*", "trl": ">=1.0", "reason": "another why"},
+        {"rule": "EOS-002", "path": "text", "trl": "<1.0", "pr": 1},                      # outside: not shown
+    ])
+    rows = ft.compact_rows(_loaded(exp), ft.pinned_versions(pins), TITLES)
+    reason = f"[written reason]({ft.FULL_TABLE})"
+    assert rows == [
+        ["EOS-002", ft.SHORT["EOS-002"], "all", reason],
+        ["EOS-002", ft.SHORT["EOS-002"], "≥ 1.0", reason],
+        ["EOS-002, MASK-005", f"{ft.SHORT['EOS-002']}; {ft.SHORT['MASK-005']}", "≥ 0.13.0",
+         "[#976](https://github.com/huggingface/trl/issues/976)"],
+    ]
+    table = ft.compact_markdown(exp, pins, TITLES)
+    assert table.startswith(ft.BEGIN) and table.endswith(ft.END) and "| rule | what goes wrong | TRL | reference |" in table
+
+
+def test_rows_that_read_the_same_are_merged(tmp_path):
+    exp, pins = _files(tmp_path, [
+        {"rule": "EOS-002", "path": "text", "tokenizer": "a", "reason": "one"},
+        {"rule": "EOS-002", "path": "messages", "tokenizer": "b", "reason": "two"},
+    ])
+    assert len(ft.compact_rows(_loaded(exp), ft.pinned_versions(pins), TITLES)) == 1
+    assert len(ft.rows(_loaded(exp), ft.pinned_versions(pins), TITLES)) == 2
+
+
+def test_every_rule_has_a_few_words():
+    from conformance.rules import BATCH_RULES, RULES
+
+    assert sorted({*RULES, *BATCH_RULES, "MOD-001"} - set(ft.SHORT)) == []
+
+
+def test_both_files_carry_a_generated_table():
+    from harness.schemas import docs
+
+    generated = docs.generated()
+    readme, findings = generated[Path("README.md")], generated[Path("docs/findings.md")]
+    assert "| rule | what goes wrong | TRL | reference |" in readme
+    assert "| rule | path | tokenizers | what happens | reference |" in findings
+    assert len(readme.encode()) <= 7_500  # the README stays a short guide; details go to docs/
+
+
 def _loaded(path):
     from harness.schemas.base import read_yaml, validate
     from harness.schemas.expectations import ExpectationsFile
@@ -48,3 +96,5 @@ def test_the_table_replaces_only_the_text_between_the_markers():
     assert ft.with_table(readme, f"{ft.BEGIN}\nnew\n{ft.END}") == f"intro\n{ft.BEGIN}\nnew\n{ft.END}\noutro\n"
     with pytest.raises(ValueError, match="README.md: the findings table markers are missing"):
         ft.with_table("no markers", "x")
+    with pytest.raises(ValueError, match="docs/findings.md: the findings table markers are missing"):
+        ft.with_table("no markers", "x", "docs/findings.md")

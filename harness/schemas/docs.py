@@ -1,5 +1,5 @@
-"""``docs/formats.md`` and ``docs/schemas/*.json``, generated from the schemas, and the README's findings table,
-generated from the expectations (``sft-conformance lint --write-docs``);
+"""``docs/formats.md`` and ``docs/schemas/*.json``, generated from the schemas, and the findings tables of
+README.md (compact) and docs/findings.md (full), generated from the expectations (``sft-conformance lint --write-docs``);
 ``tests/test_lint.py`` fails when the committed files differ from what the schemas give."""
 
 from __future__ import annotations
@@ -47,14 +47,25 @@ def markdown() -> str:
     return "".join(parts)
 
 
-def readme() -> str:
-    """README.md with its findings table regenerated from the expectations (``findings_table``)."""
-    from conformance.rules import RULES
+def _findings(name: str, compact: bool) -> str:
+    """The file ``name`` with its findings table regenerated from the expectations (``findings_table``)."""
+    from conformance.rules import BATCH_RULES, RULES
     from harness.schemas import findings_table
 
-    table = findings_table.markdown(ROOT / "conformance" / "expectations" / "trl.yaml",
-                                    ROOT / "constraints" / "latest.txt", {r.id: r.title for r in RULES.values()})
-    return findings_table.with_table((ROOT / "README.md").read_text(encoding="utf-8"), table)
+    make = findings_table.compact_markdown if compact else findings_table.markdown
+    titles = {r.id: r.title for r in [*RULES.values(), *BATCH_RULES.values()]}
+    table = make(ROOT / "conformance" / "expectations" / "trl.yaml", ROOT / "constraints" / "latest.txt", titles)
+    return findings_table.with_table((ROOT / name).read_text(encoding="utf-8"), table, name)
+
+
+def readme() -> str:
+    """README.md with its compact findings table regenerated from the expectations."""
+    return _findings("README.md", compact=True)
+
+
+def findings() -> str:
+    """docs/findings.md with its full findings table regenerated from the expectations."""
+    return _findings("docs/findings.md", compact=False)
 
 
 def generated() -> dict[Path, str]:
@@ -62,6 +73,7 @@ def generated() -> dict[Path, str]:
     out = {Path("docs/formats.md"): markdown()}
     out.update({Path(f"docs/schemas/{name}.json"): json_schema(model) for name, _, model in FORMATS})
     out[Path("README.md")] = readme()
+    out[Path("docs/findings.md")] = findings()
     return out
 
 

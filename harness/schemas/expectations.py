@@ -51,8 +51,8 @@ class Expectation(Strict):
     url: str | None = Field(None, description="link to the upstream discussion")
     reason: str | None = Field(None, description="why, when there is no upstream reference")
     summary: str | None = Field(
-        None, description="one line: what happens, for the findings table the README shows (entries with the same "
-        "reference share it)")
+        None, description="one line: what happens, for the findings table in docs/findings.md (entries with the "
+        "same reference share it)")
     note: str | None = Field(None, description="what happens and how it was measured")
 
     @model_validator(mode="after")

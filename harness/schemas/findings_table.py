@@ -1,9 +1,11 @@
-"""The README's findings table, generated from ``conformance/expectations/trl.yaml`` for the pinned newest
-TRL and transformers (``constraints/latest.txt``) by ``sft-conformance lint --write-docs``.
+"""The findings tables, generated from ``conformance/expectations/trl.yaml`` for the pinned newest TRL and
+transformers (``constraints/latest.txt``) by ``sft-conformance lint --write-docs``.
 
-One row per upstream reference (an issue, a PR, a URL or one written reason): the rules, paths and tokenizers
-of every entry with that reference whose version range holds the pinned releases, and the entries' ``summary``
-(the rules' titles where no entry has one).
+Both have one row per upstream reference (an issue, a PR, a URL or one written reason), made of every entry with
+that reference whose version range holds the pinned releases. The full one (``markdown``, in ``docs/findings.md``)
+gives their rules, paths, tokenizers and ``summary`` (the rules' titles where no entry has one); the README's
+compact one (``compact_markdown``) gives the rules, what goes wrong in a few words (``SHORT``, per rule), the
+lowest TRL release those entries name, and the reference.
 """
 
 from __future__ import annotations
@@ -18,6 +20,19 @@ BEGIN = "<!-- findings table: generated from conformance/expectations/trl.yaml b
 END = "<!-- end of the generated findings table -->"
 TRL = "https://github.com/huggingface/trl"
 MAX_TOKENIZERS = 6  # more are counted, not listed
+FULL_TABLE = "docs/findings.md#on-the-newest-trl"  # where the compact table's written-reason rows point
+# what goes wrong when a rule fails, in a few words (a rule missing here shows its title)
+SHORT = {
+    "BOS-001": "second BOS", "BOS-002": "BOS lost or added", "DROP-001": "row dropped",
+    "DROP-002": "row dropped silently", "EOS-001": "no end of turn", "EOS-002": "end of turn masked",
+    "GEN-001": "trailing generation prompt", "GEN-002": "header trained", "MASK-001": "labels pre-shifted",
+    "MASK-002": "prompt trained", "MASK-003": "answer masked", "MASK-004": "padding trained",
+    "MASK-005": "row all -100 unannounced", "MULTI-001": "earlier answers masked",
+    "MULTI-002": "earlier ends of turn masked", "TOK-001": "prompt differs from inference",
+    "TOK-002": "trained text is not completion + EOS", "TOK-003": "tokens inserted or lost",
+    "MOD-001": "labels changed by the layout", "MOD-002": "cross-document target trained",
+    "MOD-003": "documents attend to each other",
+}
 
 
 def pinned_versions(constraints: Path) -> dict[str, str]:
@@ -79,7 +94,38 @@ def rows(entries, versions: dict[str, str], titles: dict[str, str]) -> list[list
     return sorted(out, key=lambda row: (row[0], row[1]))
 
 
-def markdown(expectations_file: Path, constraints: Path, titles: dict[str, str]) -> str:
+def _since(entries) -> str:
+    """The lowest TRL release the entries' ranges name ("all" when one has no lower bound)."""
+    lows = []
+    for e in entries:
+        bounds = [Version(s.version) for s in SpecifierSet(e.trl or "")
+                  if s.operator in (">=", ">", "~=") or (s.operator == "==" and "*" not in s.version)]
+        if not bounds:
+            return "all"
+        lows.append(min(bounds))
+    return f"≥ {min(lows)}"
+
+
+def compact_rows(entries, versions: dict[str, str], titles: dict[str, str]) -> list[list[str]]:
+    """[rules, what goes wrong, since which TRL release, reference] per reference; rows that read the same merge."""
+    groups: dict[str, list] = {}
+    cells: dict[str, str] = {}
+    for entry in entries:
+        if _in_range(entry, versions):
+            key, cells[key] = _reference(entry)
+            groups.setdefault(key, []).append(entry)
+    out = []
+    for key, group in groups.items():
+        rules = sorted({r for e in group for r in _globs(e.rule)})
+        what = "; ".join(SHORT.get(r) or titles.get(r, r) for r in rules).replace("|", "\\|")
+        ref = f"[written reason]({FULL_TABLE})" if key.startswith("reason: ") else cells[key]
+        row = [", ".join(rules), what, _since(group), ref]
+        if row not in out:
+            out.append(row)
+    return sorted(out, key=lambda row: (row[0], row[3]))
+
+
+def _expectations(expectations_file: Path):
     from harness.schemas.base import read_yaml, validate
     from harness.schemas.expectations import ExpectationsFile
 
@@ -87,17 +133,34 @@ def markdown(expectations_file: Path, constraints: Path, titles: dict[str, str])
     doc, problems = (None, problems) if problems else validate(ExpectationsFile, raw or {}, str(expectations_file))
     if problems:
         raise ValueError(str(problems[0]))
+    return doc.expectations
+
+
+def compact_markdown(expectations_file: Path, constraints: Path, titles: dict[str, str]) -> str:
+    """The README's table: rules, what goes wrong, since which TRL release, reference (between the markers)."""
+    versions = pinned_versions(constraints)
+    lines = [BEGIN, "", (f"Known upstream behaviours on TRL {versions['trl']} / transformers "
+                         f"{versions['transformers']}, one row per upstream reference; TRL: the lowest release its "
+                         f"entries name (all: every one measured). Paths, tokenizers and what happens: "
+                         f"[docs/findings.md]({FULL_TABLE})."), "",
+             "| rule | what goes wrong | TRL | reference |", "|---|---|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in compact_rows(_expectations(expectations_file), versions, titles)]
+    return "\n".join([*lines, "", END])
+
+
+def markdown(expectations_file: Path, constraints: Path, titles: dict[str, str]) -> str:
+    entries = _expectations(expectations_file)
     versions = pinned_versions(constraints)
     lines = [BEGIN, "", (f"Known upstream behaviours on TRL {versions['trl']} / transformers {versions['transformers']} "
                          "(the pinned newest releases), one row per upstream reference:"), "",
              "| rule | path | tokenizers | what happens | reference |", "|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(doc.expectations, versions, titles)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(entries, versions, titles)]
     return "\n".join([*lines, "", END])
 
 
-def with_table(readme: str, table: str) -> str:
-    """``readme`` with the text between the markers replaced by ``table``."""
-    start, end = readme.find(BEGIN), readme.find(END)
+def with_table(text: str, table: str, name: str = "README.md") -> str:
+    """``text`` (the file ``name``) with the text between the markers replaced by ``table``."""
+    start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
-        raise ValueError(f"README.md: the findings table markers are missing ({BEGIN!r} ... {END!r})")
-    return readme[:start] + table + readme[end + len(END):]
+        raise ValueError(f"{name}: the findings table markers are missing ({BEGIN!r} ... {END!r})")
+    return text[:start] + table + text[end + len(END):]
