@@ -91,13 +91,13 @@ def _reference_failures(tid):
 
 def test_catalog_covers_30_template_families():
     families = {e.family for e in prov.catalog()} | ({"synthetic"} if synthetic.SPECS else set())
-    assert len(families) >= 30, sorted(families)
+    assert len(families) >= 30 and "falcon3" in families, sorted(families)
 
 
 def test_breadth_tier_is_out_of_the_default_run():
     core = registry.catalog_ids("core")
     breadth = registry.catalog_ids("breadth")
-    assert len(breadth) >= 16 and not set(core) & set(breadth)
+    assert len(breadth) >= 19 and not set(core) & set(breadth)
     assert registry.default_ids() == core + list(synthetic.SPECS)
     assert registry.expand(["breadth"]) == breadth
     assert registry.expand(["all"]) == registry.catalog_ids() + list(synthetic.SPECS)
@@ -196,6 +196,19 @@ def test_bos_equals_eos():
     assert granite.pad_token == granite.eos_token == "<|end_of_text|>"
 
 
+def test_falcon3_ends_turns_with_eos_and_switches_branch_with_tools():
+    lt = _load("falcon3")
+    tok = lt.tokenizer
+    assert lt.eot_token == tok.eos_token == tok.bos_token == "<|endoftext|>" and tok.pad_token is None
+    assert _render(tok, [S, U, A, U, A]) == (
+        "<|system|>\nSYS\n<|user|>\nHi?\n<|assistant|>\nYo.<|endoftext|>\n<|user|>\nHi?\n<|assistant|>\nYo.<|endoftext|>")
+    assert _render(tok, [U], add_generation_prompt=True) == "<|user|>\nHi?\n<|assistant|>\n"
+    with_tools = _render(tok, [S, U, A], tools=TOOLS)
+    assert with_tools.startswith("<|system|>\nSYSYou are a Falcon assistant skilled in function calling.")
+    assert '"name": "get_weather"' in with_tools and with_tools.endswith("<|assistant|>\nYo.<|endoftext|>\n")
+    assert len(tok("<|assistant|>", add_special_tokens=False)["input_ids"]) > 1  # plain text in the borrowed vocabulary
+
+
 def test_pad_equals_eos():
     for tid in ("smollm2", "phi4-mini", "deepseek-r1-distill", "granite3.3"):
         tok = _load(tid).tokenizer
@@ -233,6 +246,7 @@ def test_mistral_nemo_drops_the_system_message_from_training_renders():
     ("qwen3.5-think", "<tools>"),
     ("granite3.3", "<|tool_call|>"),
     ("mistral-nemo", "[AVAILABLE_TOOLS]"),
+    ("falcon3", "<tools>"),
 ])
 def test_tools_are_rendered(tid, marker):
     tok = _load(tid).tokenizer
