@@ -17,6 +17,12 @@ class UsageError(ValueError):
     """A command line that cannot be run as given (exit 2, one line)."""
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _writable(path: str, flag: str) -> Path:
     """Fail before any work when an output file cannot be written."""
     out = Path(path)
@@ -91,9 +97,8 @@ def _selection(args):
 
 
 def cmd_run(args) -> int:
-    from harness.pipeline import expectations
+    from harness.pipeline import expectations, fanout
     from harness.pipeline.runner import Session
-    from harness.tokenizers.registry import TokenizerUnavailable
     from harness.views import report
 
     tokenizers, paths, rules, cases = _selection(args)
@@ -101,39 +106,46 @@ def cmd_run(args) -> int:
     if args.html:
         _writable(args.html, "--html")
     session = Session(cases)
-    usable, info = [], {}
-    for tid in tokenizers:
-        try:
-            lt = session.tokenizer(tid)
-        except TokenizerUnavailable as exc:
-            print(f"NOT EVALUATED {tid}: {exc}", file=sys.stderr)
-            info[tid] = {"status": "not evaluated", "reason": str(exc)}
-            continue
-        usable.append(tid)
-        info[tid] = {"hash": lt.content_hash, "source": lt.source, "family": lt.family, "eot_token": lt.eot_token,
-                     "bos_token": lt.tokenizer.bos_token, "eos_token": lt.tokenizer.eos_token,
-                     "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
-    if not usable:
-        raise UsageError(f"no requested tokenizer could be loaded ({', '.join(tokenizers)}); nothing to judge")
+    known = expectations.load()
+    modifiers = getattr(args, "modifiers", False)
+    selection = {"tokenizers": tokenizers, "paths": paths, "rules": [r.id for r in rules],
+                 "cases": [c.id for c in cases]}
+
+    def judge_tokenizer(tid: str, out: dict) -> None:
+        out.update(records=[], modifier_records=[], evidence=[])
+        out["info"] = _tokenizer_info(session, tid)
+        if "reason" in out["info"]:
+            return
+        session.records([tid], paths, rules, known, into=out["records"])
+        if modifiers:
+            out["modifier_records"] = session.modifier_records([tid], paths, known)
+        out["evidence"] = [ev for path in paths for case in cases
+                           if (ev := session.evidence(tid, path, case)) is not None]
+
     t0 = time.perf_counter()
-    records: list = []
+    results: dict[str, dict] = {}
+    jobs = args.jobs or fanout.default_jobs()
     try:
-        session.records(usable, paths, rules, expectations.load(), into=records)
-        if getattr(args, "modifiers", False):
-            records += session.modifier_records(usable, paths, expectations.load())
+        fanout.fill(results, tokenizers, judge_tokenizer, jobs)
     except KeyboardInterrupt:  # keep what was judged: a partial report, marked as such, and exit 130
-        rep = report.build(records, info, time.perf_counter() - t0,
-                           {"tokenizers": tokenizers, "paths": paths, "rules": [r.id for r in rules],
-                            "cases": [c.id for c in cases], "interrupted": True})
+        done = [results[t] for t in dict.fromkeys(tokenizers) if t in results]
+        records = [r for res in done for r in res.get("records", []) + res.get("modifier_records", [])]
+        info = {t: results[t]["info"] for t in tokenizers if "info" in results.get(t, {})}
+        rep = report.build(records, info, time.perf_counter() - t0, {**selection, "interrupted": True})
         out = report.write(rep, Path(args.report))
         print(f"interrupted: partial report of {len(records)} verdict(s) in {out}", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - t0
-    evidence = [ev for tid in usable for path in paths for case in cases
-                if (ev := session.evidence(tid, path, case)) is not None]
-    rep = report.build(records, info, seconds,
-                       {"tokenizers": tokenizers, "paths": paths, "rules": [r.id for r in rules],
-                        "cases": [c.id for c in cases]}, evidence)
+    info = {t: results[t]["info"] for t in dict.fromkeys(tokenizers)}
+    for tid, i in info.items():
+        if "reason" in i:
+            print(f"NOT EVALUATED {tid}: {i['reason']}", file=sys.stderr)
+    ordered = [results[t] for t in info]
+    if all("reason" in i for i in info.values()):
+        raise UsageError(f"no requested tokenizer could be loaded ({', '.join(tokenizers)}); nothing to judge")
+    records = [r for res in ordered for r in res["records"]] + [r for res in ordered for r in res["modifier_records"]]
+    evidence = [ev for res in ordered for ev in res["evidence"]]
+    rep = report.build(records, info, seconds, selection, evidence)
     out = report.write(rep, Path(args.report))
     if args.html:
         from harness.views import html_report
@@ -142,8 +154,21 @@ def cmd_run(args) -> int:
     print(report.summary_table(rep))
     print(f"\nreport: {out}  ({len(records)} verdicts in {rep['run_info']['seconds']} s)")
     unexpected = sum(1 for r in rep["records"] if report.effective_status(r) in ("fail", "xpass"))
-    not_evaluated = len(tokenizers) - len(usable)
+    not_evaluated = sum(1 for i in info.values() if "reason" in i)
     return 1 if unexpected or (not_evaluated and args.strict) else 0
+
+
+def _tokenizer_info(session, tid: str) -> dict:
+    """What the report says about one requested tokenizer: what was loaded, or (``reason``) why it was not."""
+    from harness.tokenizers.registry import TokenizerUnavailable
+
+    try:
+        lt = session.tokenizer(tid)
+    except TokenizerUnavailable as exc:
+        return {"status": "not evaluated", "reason": str(exc)}
+    return {"hash": lt.content_hash, "source": lt.source, "family": lt.family,
+            "eot_token": lt.eot_token, "bos_token": lt.tokenizer.bos_token, "eos_token": lt.tokenizer.eos_token,
+            "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
 
 
 def cmd_show(args) -> int:
@@ -425,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", help="exit 1 when a tokenizer could not be evaluated")
     run.add_argument("--modifiers", action="store_true",
                      help="also judge packed / padding-free batches: MOD-001..003 records with a `modifier` field")
+    run.add_argument("--jobs", type=_positive_int, default=0,
+                     help="worker processes, one tokenizer each (default: every core, or $SFT_CONFORMANCE_JOBS); "
+                          "the report is the same for any number")
     sh = sub.choices["show"]
     sh.add_argument("case", help="case id")
     sh.add_argument("--plain", action="store_true", help="one line per token, no colour")

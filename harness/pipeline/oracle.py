@@ -343,7 +343,9 @@ class _Layout:
 def _paint_turns(tok, lt, conv, full, spans, seg_ends, gen_prompts, notes):
     """Content, then the scaffolding after it: end of turn, separator, the next message's header and (for an
     assistant) the preamble after its generation prompt. Returns the layout and its ``paint(a, b, msg, role)``."""
-    eot, specials = lt.eot_token, _special_strings(tok)
+    if "special_strings" not in lt.memo:  # the backend builds the added vocabulary anew on every call
+        lt.memo["special_strings"] = _special_strings(tok)
+    eot, specials = lt.eot_token, lt.memo["special_strings"]
     layout = _Layout([None] * len(full), {}, {}, sorted(range(len(conv)), key=lambda i: spans[i]))
 
     def paint(a: int, b: int, msg: int, role: str) -> None:

@@ -46,9 +46,13 @@ class Problem(NamedTuple):
         return f"{self.file}: {self.field}: {self.message}" if self.field else f"{self.file}: {self.message}"
 
 
+# libyaml's safe loader where PyYAML was built with it (the expectations file: 1.0 s in Python, 0.1 s in C)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path) -> tuple[Any, list[Problem]]:
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8")), []
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_SAFE_LOADER), []
     except OSError as exc:
         return None, [Problem(str(path), "", f"cannot read: {exc.strerror or exc}")]
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
