@@ -274,8 +274,9 @@ def row_signs(row: dict, tok) -> list[str]:
     except (NotImplementedError, ValueError, TypeError):  # slow tokenizers have no offsets
         return []
     joined_ids, offsets = list(joined["input_ids"]), joined.get("offset_mapping")
-    start = next((k for k, (a, b) in enumerate(zip(prompt_ids, joined_ids)) if a != b), min(len(prompt_ids),
-                                                                                            len(joined_ids)))
+    start = 0  # TRL's common_prefix_length
+    while start < min(len(prompt_ids), len(joined_ids)) and prompt_ids[start] == joined_ids[start]:
+        start += 1
     if start >= len(prompt_ids) or start >= len(joined_ids) or offsets is None:
         return []  # the prompt's tokens are a prefix: the completion starts after the prompt
     begin, end = offsets[start]
