@@ -13,8 +13,9 @@
    ``padding_free`` add the batch rules (MOD-001..003) under that layout.
 3. TRL's own preparation and collator encode every row; the oracle and the rules judge it,
    exactly as for the golden cases. Expectations apply where they are about a mechanism and not
-   one golden case (case glob ``*``), with a tokenizer that is a renamed copy of a catalog one
-   judged as that one (same content hash).
+   one golden case (a shape glob such as ``pc_*``, or ``*``; a ``signature`` the row itself must
+   carry), with a tokenizer that is a renamed copy of a catalog one judged as that one (same
+   content hash).
 
 Exit codes: 0 no unexpected FAIL, 1 unexpected FAILs, 2 bad input (one line naming the file and
 field: an unreadable file, an unknown column layout, a malformed row, an unknown setting).

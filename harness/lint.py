@@ -263,13 +263,14 @@ def unexercised_expectations(expectation_files: list[Path], reports: list[str]) 
             continue
         read += 1
         versions = rep.get("run_info", {}).get("libraries", {})
-        keys: dict[tuple[str, str, str, str, str], bool] = {}
+        keys: dict[tuple[str, str, str, str, str, exp.Facts], bool] = {}
         for r in rep.get("records", []):
-            key = (r["rule"], r["tokenizer"], r["path"], r["case"], r.get("modifier") or "")
+            key = (r["rule"], r["tokenizer"], r["path"], r["case"], r.get("modifier") or "", exp.Facts.of(r))
             keys[key] = keys.get(key, False) or r["status"] in ("pass", "fail")
         del rep
         rules_seen, cases_seen = {k[0] for k in keys}, {k[3] for k in keys}
         batches_seen = any(k[4] for k in keys)
+        facts_seen = {k[5] for k in keys if k[5].signs}
         for f, (_, entries) in enumerate(loaded):
             index = {id(e): i for i, e in enumerate(entries)}
             for i, e in enumerate(entries):
@@ -282,9 +283,11 @@ def unexercised_expectations(expectation_files: list[Path], reports: list[str]) 
                         seen.add("case")
                     if batches_seen or not e.modifier:
                         seen.add("modifier")
-            for (rule, tok, path, case, modifier), was_judged in keys.items():
+                    if e.signature and any(e.signed(f) for f in facts_seen):
+                        seen.add("signed")
+            for (rule, tok, path, case, modifier, facts), was_judged in keys.items():
                 cover = [index[id(e)] for e in entries.applying(rule, versions, modifier)
-                         if e.covers(tok, path, case, modifier)]
+                         if e.covers(tok, path, case, modifier, facts)]
                 for i in cover:
                     covered[f, i] = covered.get((f, i), 0) + 1
                     if was_judged:
@@ -311,6 +314,9 @@ def unexercised_expectations(expectation_files: list[Path], reports: list[str]) 
                        if "modifier" not in seen else
                        f"none of {inside} has a record of rule {_listed(e.rule)}" if "rule" not in seen else
                        f"none of {inside} ran a case matching {_listed(e.case)}" if "case" not in seen else
+                       f"no record of {inside} carries its signature {e.signature}"
+                       + (f" and a warning matching {e.when_warned!r}" if e.when_warned else "")
+                       if e.signature and "signed" not in seen else
                        f"its globs match no record of {inside}")
             elif not judged.get((f, i)):
                 why = (f"the records it matches in the {n} report(s) inside its range ({e.range()}) judged "

@@ -47,15 +47,37 @@ QUOTED = [  # the prompt's closing quote and the completion's opening quote merg
 ]
 
 
-def test_an_unknown_mechanism_fails_with_exit_1_and_shows_the_row(tmp_path, capsys):
-    """A prompt token trained through a merge at the join: the expectations record that mechanism for one
-    golden case by name (pc_merge_swallows_prompt_end), not for the prompt/completion shape, so on a user's
-    row it is a FAIL, printed with its tokens."""
+def test_a_merge_at_the_join_is_known_upstream_on_the_row_that_has_it(tmp_path, capsys):
+    """A prompt token trained through a merge at the join (TRL starts the completion where the tokenized prompt
+    and prompt + completion diverge): the expectation holds for any prompt/completion row whose own tokenization
+    diverges on a prompt-only token (signature divergence_in_prompt), so row 0 is known upstream and the run
+    exits 0; row 1, in the same dataset and so under the same TRL warning, carries no signature."""
     code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "pc.jsonl", QUOTED)), "--tokenizer", "qwen2.5"])
+    assert code == 0 and rep["check"]["path"] == "prompt_completion"
+    (mask,) = [r for r in rep["records"] if r["status"] == "fail"]
+    assert (mask["case"], mask["rule"], mask["signs"]) == ("pc_row-0", "MASK-002", ["divergence_in_prompt"])
+    assert mask["expected_failure"].startswith("reason: documented TRL behaviour")
+    assert any("not a prefix of the tokenized prompt+completion" in w for w in mask["warnings"])
+    assert not any(r.get("signs") for r in rep["records"] if r["case"] == "pc_row-1")
+    assert "no unexpected FAIL" in capsys.readouterr().out
+
+
+def test_an_unknown_mechanism_fails_with_exit_1_and_shows_the_row(tmp_path, capsys, monkeypatch):
+    """A seeded TRL that starts every completion one token early: TRL warns for the dataset as it does for a
+    merge, but no row's own tokenization diverges inside its prompt, so the expectation for that mechanism does
+    not cover it: a FAIL, exit 1, printed with its tokens."""
+    import trl.trainer.sft_trainer as sft_module
+
+    real = getattr(sft_module, "common_prefix_length", None)
+    if real is None:
+        pytest.skip("this TRL does not start the completion at a common prefix")
+    monkeypatch.setattr(sft_module, "common_prefix_length", lambda ids, other: max(real(ids, other) - 1, 0))
+    code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "pc.jsonl", QUOTED[1:])), "--tokenizer", "qwen2.5"])
     out = capsys.readouterr().out
     assert code == 1 and rep["check"]["path"] == "prompt_completion"
     assert "MASK-002" in out and "pc_row-0" in out and "loss scope: completion" in out
-    assert [r["case"] for r in rep["records"] if r["status"] == "fail"] == ["pc_row-0"]
+    fails = [r for r in rep["records"] if r["status"] == "fail"]
+    assert "MASK-002" in {r["rule"] for r in fails} and not any(r["expected_failure"] or r.get("signs") for r in fails)
 
 
 def test_a_known_mechanism_on_a_users_rows_is_known_upstream(tmp_path, capsys):

@@ -197,3 +197,58 @@ def test_modifier_is_its_own_field(tmp_path):
     bad.write_text("expectations:\n- {rule: MOD-002, path: text+packing_wrapped, pr: 4170}\n")
     with pytest.raises(exp.ExpectationError, match=r"bad.yaml: expectations\[0\].path"):
         exp.load(bad)
+
+
+MERGE = {"rule": "MASK-002", "path": "prompt_completion", "case": "pc_*", "signature": "divergence_in_prompt",
+         "when_warned": r"not a prefix of the tokenized prompt\+completion", "reason": "a BPE merge at the join"}
+WARNED = ("The tokenized prompt is not a prefix of the tokenized prompt+completion, usually because ...",)
+
+
+def test_a_signature_holds_per_record_and_fails_without_it(tmp_path):
+    """The entry covers a row only when that row carries the signature: the dataset's warning alone (which every
+    row of the dataset gets) is not enough, nor is the signature without TRL's warning."""
+    (e,) = expectations = exp.load(_write(tmp_path, [MERGE]))
+    merged = exp.Facts(("divergence_in_prompt",), WARNED)
+    assert e.covers("qwen2.5", "prompt_completion", "pc_row-0", facts=merged)
+    assert exp.find(expectations, "MASK-002", "qwen2.5", "prompt_completion", "pc_row-0", VERSIONS, facts=merged) is e
+    for facts in (exp.Facts((), WARNED), exp.Facts(("divergence_in_prompt",), ("another warning",)), exp.NO_FACTS):
+        assert not e.covers("qwen2.5", "prompt_completion", "pc_row-1", facts=facts), facts
+        assert exp.find(expectations, "MASK-002", "qwen2.5", "prompt_completion", "pc_row-1", VERSIONS,
+                        facts=facts) is None
+    assert not e.covers("qwen2.5", "prompt_completion", "chat_row-0", facts=merged)  # the globs still apply
+
+
+def test_facts_of_a_report_record():
+    rec = {"rule": "MASK-002", "signs": ["divergence_in_prompt"], "warnings": list(WARNED)}
+    assert exp.Facts.of(rec) == exp.Facts(("divergence_in_prompt",), WARNED)
+    assert exp.Facts.of({"rule": "MASK-002"}) == exp.NO_FACTS
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"signature": "tokens_merge"}, r"expectations\[0\]\.signature: input should be 'divergence_in_prompt', got 'tokens_merge'"),
+    ({"signature": None, "when_warned": "x"}, r"when_warned needs a signature"),
+    ({"when_warned": "("}, r"expectations\[0\]\.when_warned: not a regular expression"),
+])
+def test_signature_fields_are_validated(tmp_path, extra, message):
+    entry = {k: v for k, v in {**MERGE, **extra}.items() if v is not None}
+    with pytest.raises(exp.ExpectationError, match=message):
+        exp.load(_write(tmp_path, [entry]))
+
+
+def test_update_matches_signatures_and_keeps_them_when_it_splits():
+    """pc_a fails with the signature, pc_b passes without it (outside the entry), pc_c passes with it on
+    tokenizer b (an XPASS): the entry is narrowed to tokenizer a, still a shape glob, signature kept."""
+    signed = {"signs": ["divergence_in_prompt"], "warnings": list(WARNED)}
+    rep = _report([("MASK-002", "a", "prompt_completion", "pc_a", "fail"),
+                   ("MASK-002", "a", "prompt_completion", "pc_b", "pass"),
+                   ("MASK-002", "b", "prompt_completion", "pc_c", "pass")])
+    for r in rep["records"]:
+        r.update(signed if r["case"] != "pc_b" else {})
+    out, stats = expectations_update.update([MERGE], [rep])
+    assert stats == {"narrowed": 1}
+    assert out == [{"rule": "MASK-002", "path": "prompt_completion", "tokenizer": "a", "case": "*",
+                    "signature": "divergence_in_prompt", "when_warned": MERGE["when_warned"],
+                    "reason": "a BPE merge at the join"}]
+    rep["records"][0].pop("signs")  # the failing row without the signature: a FAIL no entry covers
+    out, stats = expectations_update.update([MERGE], [rep])
+    assert stats["dropped (no longer failing)"] == 1 and out[0]["reason"].startswith("untriaged")

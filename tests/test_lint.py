@@ -54,7 +54,7 @@ BUG = ("bugs:\n  - {id: b, title: t, upstream: {prs: [1]}, finding: 'EOS-001:lla
      "expectations[0]: needs an upstream reference (issue, pr or url) or a written reason"),
     (EXPECTATION.replace("tokenizer: llama3", "tokeniser: llama3"),
      ("expectations[0].tokeniser: unknown field (allowed: case, except_case, except_tokenizer, issue, modifier, note, "
-      "path, pr, reason, rule, summary, tokenizer, transformers, trl, url)")),
+      "path, pr, reason, rule, signature, summary, tokenizer, transformers, trl, url, when_warned)")),
     (EXPECTATION.replace("tokenizer: llama3", "tokenizer: lama3"), "expectations[0].tokenizer: 'lama3' matches no tokenizer"),
     (EXPECTATION.replace("case: pc_plain", "case: [pc_plain, chat_nope*]"),
      "expectations[0].case[1]: 'chat_nope*' matches no case"),
@@ -219,6 +219,25 @@ def test_expectations_no_report_exercises_are_named_with_the_reason(capsys, tmp_
         none.format(9) + ("none of the 1 report(s) inside its range (trl <1.0) judged batches under a modifier "
                           "(sft-conformance run --modifiers)"),
     ]
+
+
+def test_an_entry_with_a_signature_is_exercised_only_by_records_that_carry_it(capsys, tmp_path):
+    import json
+
+    exp_file = tmp_path / "trl.yaml"
+    exp_file.write_text("expectations:\n  - {rule: MASK-002, path: prompt_completion, case: 'pc_*', "
+                        "signature: divergence_in_prompt, when_warned: 'not a prefix', reason: a merge}\n",
+                        encoding="utf-8")
+    report = tmp_path / "trl-1.16.0.json"
+    _report(report, "1.16.0", [("MASK-002", "qwen2.5", "prompt_completion", "pc_merge_swallows_prompt_end", "fail")])
+    code, out = _lint(capsys, exp_file, "--reports", str(report))
+    assert code == 2 and out == [
+        (f"{exp_file}: expectations[0]: exercised by no report: no record of the 1 report(s) inside its range "
+         "(every release) carries its signature divergence_in_prompt and a warning matching 'not a prefix'")]
+    data = json.loads(report.read_text(encoding="utf-8"))
+    data["records"][0].update(signs=["divergence_in_prompt"], warnings=["The tokenized prompt is not a prefix ..."])
+    report.write_text(json.dumps(data), encoding="utf-8")
+    assert _lint(capsys, exp_file, "--reports", str(report)) == (0, [])
 
 
 def test_without_reports_expectations_are_not_judged_by_exercise(capsys, tmp_path):

@@ -68,7 +68,7 @@ def _check(tmp_path, data, tokenizer, *settings, sample=SAMPLE):
 def _expectation(rule, path, tokenizer, case):
     entries = yaml.safe_load(EXPECTATIONS.read_text(encoding="utf-8"))["expectations"]
     return [e for e in entries if isinstance(e, dict) and e.get("rule") == rule and path in _list(e.get("path"))
-            and tokenizer in _list(e.get("tokenizer")) and case in _list(e.get("case"))]
+            and tokenizer in _list(e.get("tokenizer", "*")) and case in _list(e.get("case"))]
 
 
 def _list(value):
@@ -89,21 +89,25 @@ def test_public_rows_end_to_end(tmp_path, data_dir, capsys):
     assert all(r["status"] == "fail" and "5522" in r["expected_failure"] for r in gen)
 
     # (b) prompt/completion + packing: the batch rules pass; the only FAILs are MASK-002 on rows whose prompt's
-    # last token is split by a BPE merge across the join (prompt + completion have no separator in Alpaca), the
-    # mechanism of the golden case pc_merge_swallows_prompt_end (TRL starts the loss where the tokenizations diverge)
+    # last token is swallowed by a BPE merge across the join (prompt + completion have no separator in Alpaca), the
+    # mechanism of the golden case pc_merge_swallows_prompt_end (TRL starts the loss where the tokenizations
+    # diverge). The expectation for it holds row by row (signature divergence_in_prompt, case pc_*), so those rows
+    # are known upstream, exactly the rows that carry the signature, and the run exits 0.
     code, rep, fails = _check(tmp_path, pc, "qwen2.5", "packing=true")
     assert rep["check"]["modifier"] and {r["status"] for r in rep["records"] if r["rule"].startswith("MOD-")} == {"pass"}
-    assert fails and {rule for _, rule in fails} == {"MASK-002"}, fails
-    assert _expectation("MASK-002", "prompt_completion", "qwen2.5", "pc_merge_swallows_prompt_end")
+    assert (code, fails) == (0, set())
+    known = {r["case"] for r in rep["records"] if effective_status(r) == "xfail"}
+    assert known and {r["rule"] for r in rep["records"] if effective_status(r) == "xfail"} == {"MASK-002"}
+    assert known == {r["case"] for r in rep["records"] if r.get("signs") == ["divergence_in_prompt"]}
+    assert _expectation("MASK-002", "prompt_completion", "*", "pc_*")[0]["signature"] == "divergence_in_prompt"
     from harness.tokenizers import registry
 
     tok = registry.load("qwen2.5").tokenizer
     rows = [json.loads(line) for line in pc.read_text(encoding="utf-8").splitlines()]
-    for case, _ in fails:
+    for case in known:
         row = rows[int(case.rsplit("-", 1)[1])]
         prompt_ids = tok(row["prompt"]).input_ids
         assert tok(row["prompt"] + row["completion"]).input_ids[:len(prompt_ids)] != prompt_ids, case
-    assert code == 1
 
     # (c) padding_free on the messages rows: exit 0, the batch rules pass
     code, rep, fails = _check(tmp_path, messages, "qwen2.5", "padding_free=true")

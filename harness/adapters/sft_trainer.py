@@ -246,12 +246,41 @@ class SFTTrainerPath(PathAdapter):
                               "no index column, so each case is prepared alone to see which")
         raise error
 
+    def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok):
+        enc = super().make_encoding(lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok)
+        enc.signs = row_signs(self.row(case, lt), tok)
+        return enc
+
     def dropped(self, lt, case, scope, seen):
         from harness.adapters.versions import provenance
         from harness.pipeline.encoding import Encoding
 
         return Encoding(lt.id, self.path, case.id, scope, warnings=list(seen), provenance=provenance(lt),
                         dropped=REMOVED)
+
+
+def row_signs(row: dict, tok) -> list[str]:
+    """The signatures (``harness/schemas/expectations.py`` ``SIGNATURES``) of one dataset row, from its own
+    strings. ``divergence_in_prompt``: SFTTrainer (1.14.2+) tokenizes ``prompt`` and ``prompt + completion``
+    (``tokenizer(text=...)``) and starts the completion at their common prefix; when a merge across the join
+    makes them diverge on a token made of prompt characters only (its character offsets end inside the
+    prompt), that prompt token is trained. A tokenizer without offsets gives no sign (the FAIL stays shown)."""
+    prompt, completion = row.get("prompt"), row.get("completion")
+    if not (isinstance(prompt, str) and isinstance(completion, str)):
+        return []
+    prompt_ids = list(tok(text=prompt)["input_ids"])
+    try:
+        joined = tok(text=prompt + completion, return_offsets_mapping=True)
+    except (NotImplementedError, ValueError, TypeError):  # slow tokenizers have no offsets
+        return []
+    joined_ids, offsets = list(joined["input_ids"]), joined.get("offset_mapping")
+    start = 0  # TRL's common_prefix_length
+    while start < min(len(prompt_ids), len(joined_ids)) and prompt_ids[start] == joined_ids[start]:
+        start += 1
+    if start >= len(prompt_ids) or start >= len(joined_ids) or offsets is None:
+        return []  # the prompt's tokens are a prefix: the completion starts after the prompt
+    begin, end = offsets[start]
+    return ["divergence_in_prompt"] if begin < end <= len(prompt) else []
 
 
 def _formats_prompt_completion_as_chat(tok) -> bool:

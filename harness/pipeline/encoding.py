@@ -52,6 +52,7 @@ class Encoding:
     notes: list[str] = field(default_factory=list)
     neighbour_dropped: str | None = None
     neighbour_trainable: int | None = None
+    signs: list[str] = field(default_factory=list)  # facts of this row an expectation's ``signature`` names
 
     # the same fields mean the same thing as on a rules Row
     ok = Row.ok

@@ -10,11 +10,30 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "conformance" / "expectations" / "trl.yaml"
 ENV_FILE = "SFT_CONFORMANCE_EXPECTATIONS"  # another file in its place (the suite's own tests of stale entries)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one record says for itself beyond its ids: the signatures the harness computed for its row
+    (``harness/schemas/expectations.py`` ``SIGNATURES``) and the warnings TRL logged while preparing its dataset."""
+
+    signs: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, record) -> Facts:
+        """The facts of a report record (a dict) or an ``Encoding`` (none for anything else)."""
+        get = record.get if isinstance(record, dict) else lambda k: getattr(record, k, None)
+        return cls(tuple(get("signs") or ()), tuple(get("warnings") or ()))
+
+
+NO_FACTS = Facts()
 
 
 class ExpectationError(ValueError):
@@ -35,10 +54,13 @@ class Expectation:
     modifier: str | tuple[str, ...] = ""  # "": plain batches only; a glob: batches laid out by that modifier
     except_tokenizer: tuple[str, ...] = ()  # tokenizers the ``tokenizer`` globs match but the entry leaves out
     except_case: tuple[str, ...] = ()  # cases the ``case`` globs match but the entry leaves out
+    signature: str = ""  # a sign the record's own row must carry (``Facts.signs``)
+    when_warned: str = ""  # a regex one of the record's TRL warnings must match (only with a signature)
 
-    def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "") -> bool:
+    def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "",
+                facts: Facts = NO_FACTS) -> bool:
         return (self.applies(rule, versions, modifier)
-                and self.covers(tokenizer, path, case, modifier))
+                and self.covers(tokenizer, path, case, modifier, facts))
 
     def applies(self, rule: str, versions: dict, modifier: str = "") -> bool:
         """The rule, the library versions and whether the batch was laid out by a modifier."""
@@ -56,14 +78,23 @@ class Expectation:
         return ", ".join(f"{lib} {spec}" for lib, spec in (("trl", self.trl), ("transformers", self.transformers))
                          if spec) or "every release"
 
-    def covers(self, tokenizer: str, path: str, case: str, modifier: str = "") -> bool:
-        """The tokenizer, path, case and modifier globs."""
+    def covers(self, tokenizer: str, path: str, case: str, modifier: str = "", facts: Facts = NO_FACTS) -> bool:
+        """The tokenizer, path, case and modifier globs, and the signature the record must carry."""
         if modifier and not _glob_ok(modifier, self.modifier):
+            return False
+        if not self.signed(facts):
             return False
         if (self.except_tokenizer and _glob_ok(tokenizer, self.except_tokenizer)
                 or self.except_case and _glob_ok(case, self.except_case)):
             return False
         return all(_glob_ok(v, pat) for v, pat in ((tokenizer, self.tokenizer), (path, self.path), (case, self.case)))
+
+    def signed(self, facts: Facts) -> bool:
+        """The record carries the entry's signature and, with ``when_warned``, a warning that matches it
+        (always true for an entry without a signature)."""
+        if self.signature and self.signature not in facts.signs:
+            return False
+        return not self.when_warned or any(re.search(self.when_warned, w) for w in facts.warnings)
 
 
 class Expectations(list):
@@ -125,7 +156,8 @@ def load(path: Path | None = None) -> Expectations:
     return Expectations(
         Expectation(as_globs(e.rule), as_globs(e.tokenizer), as_globs(e.path), as_globs(e.case), e.trl or "",
                     e.transformers or "", reference_of(e.model_dump()), "" if e.modifier is None else as_globs(e.modifier),
-                    exclusions(e.except_tokenizer), exclusions(e.except_case))
+                    exclusions(e.except_tokenizer), exclusions(e.except_case), e.signature or "",
+                    e.when_warned or "")
         for e in doc.expectations)
 
 
@@ -140,9 +172,10 @@ def exclusions(value: str | list[str] | None) -> tuple[str, ...]:
 
 
 def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, case: str,
-         versions: dict, modifier: str = "") -> Expectation | None:
-    """The first entry (file order) that covers this verdict, or None."""
+         versions: dict, modifier: str = "", facts: Facts = NO_FACTS) -> Expectation | None:
+    """The first entry (file order) that covers this verdict, or None; ``facts``: the record's own
+    (without them, an entry with a ``signature`` covers nothing)."""
     if isinstance(expectations, Expectations):
         candidates = expectations.applying(rule, versions, modifier)
-        return next((e for e in candidates if e.covers(tokenizer, path, case, modifier)), None)
-    return next((e for e in expectations if e.matches(rule, tokenizer, path, case, versions, modifier)), None)
+        return next((e for e in candidates if e.covers(tokenizer, path, case, modifier, facts)), None)
+    return next((e for e in expectations if e.matches(rule, tokenizer, path, case, versions, modifier, facts)), None)

@@ -31,11 +31,16 @@ class Record:
     evidence: dict = field(default_factory=dict)
     expected_failure: str | None = None
     modifier: str | None = None  # batch rules: the modifier that laid the batch out (packing, padding-free)
+    # the row's signatures and, with them, TRL's warnings on its dataset: what an expectation's `signature` and
+    # `when_warned` are matched against when a report is read again (absent when the row has no signature)
+    signs: list[str] | None = None
+    warnings: list[str] | None = None
 
     def to_dict(self) -> dict:
         out = dict(self.__dict__)
-        if out["modifier"] is None:
-            del out["modifier"]
+        for key in ("modifier", "signs", "warnings"):
+            if out[key] is None:
+                del out[key]
         return out
 
 
@@ -165,12 +170,25 @@ class Session:
             known_as = self.expectation_tokenizer(tid)
             for path in paths:
                 for case in self.cases:
+                    facts = self.facts(tid, path, case.id)
+                    signed = {"signs": list(facts.signs), "warnings": list(facts.warnings)} if facts.signs else {}
                     for r in rules:
                         v = self.judge(tid, path, case, r)
-                        e = exp.find(expectations, r.id, known_as, path, case.id, versions)
+                        e = exp.find(expectations, r.id, known_as, path, case.id, versions, facts=facts)
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
-                                          _jsonable(v.evidence), e.reference if e else None))
+                                          _jsonable(v.evidence), e.reference if e else None, **signed))
         return out
+
+    def facts(self, tokenizer_id: str, path: str, case_id: str):
+        """What the record of this row says for itself to the expectations (``expectations.Facts``): its
+        signatures and TRL's warnings on its dataset; none where the row was not encoded."""
+        from harness.pipeline import expectations as exp
+
+        try:
+            enc = self.encoding(tokenizer_id, path, case_id)
+        except tokenizer_registry.TokenizerUnavailable:
+            return exp.NO_FACTS
+        return exp.Facts.of(enc) if isinstance(enc, Encoding) else exp.NO_FACTS
 
     def modifier_batches(self, tokenizer_id: str, path: str, modifier: str):
         """(cases, plain encodings, packed batches) of every case that applies, laid out by ``modifier``

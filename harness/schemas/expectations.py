@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import AfterValidator, Field, model_validator
@@ -26,7 +27,24 @@ def _no_modifier_in_path(value: str | list[str]) -> str | list[str]:
     return value
 
 
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {value!r} ({exc})") from None
+    return value
+
+
 Specifier = Annotated[str, AfterValidator(_specifier)]
+
+# Facts the harness computes for each record (one row of one dataset), that an entry's ``signature`` names.
+SIGNATURES = {
+    "divergence_in_prompt": "the row's tokenized prompt is not a prefix of its tokenized prompt + completion "
+                            "(`tokenizer(text=prompt)` against `tokenizer(text=prompt + completion)`, string "
+                            "prompt/completion rows of the SFTTrainer paths) and the first token where they diverge, "
+                            "where SFTTrainer (1.14.2+) starts the completion, holds prompt characters only",
+}
+Signature = Literal[tuple(SIGNATURES)]  # type: ignore[valid-type]
 
 
 class Expectation(Strict):
@@ -44,6 +62,13 @@ class Expectation(Strict):
     except_case: Globs | None = Field(
         None, description="case ids or globs the `case` globs match but this entry leaves out (a shape glob such as "
         "`chat_*` minus the golden cases where the mechanism does not show)")
+    signature: Signature | None = Field(
+        None, description="a fact of the record itself that must hold: "
+        + "; ".join(f"`{k}`: {v}" for k, v in SIGNATURES.items())
+        + ". It makes an entry about a mechanism hold row by row on any data (`case: pc_*`), not on one golden case")
+    when_warned: Annotated[str, AfterValidator(_regex)] | None = Field(
+        None, description="a regular expression (searched) that one of TRL's warnings must match; TRL warns once "
+        "per dataset, not per row, so it is only allowed with a `signature` that says which rows")
     trl: Specifier | None = Field(None, description="TRL versions it applies to, a PEP 440 specifier (`>=0.19,<0.23.1`)")
     transformers: Specifier | None = Field(None, description="transformers versions it applies to")
     issue: int | None = Field(None, description="huggingface/trl issue number")
@@ -59,6 +84,9 @@ class Expectation(Strict):
     def _referenced(self) -> Expectation:
         if not (self.issue or self.pr or self.url or self.reason):
             raise ValueError("needs an upstream reference (issue, pr or url) or a written reason")
+        if self.when_warned and not self.signature:
+            raise ValueError("when_warned needs a signature: TRL's warnings are captured per dataset, so alone they "
+                             "would also cover the other rows of that dataset")
         return self
 
 

@@ -71,12 +71,14 @@ def _tokenizers(entries) -> str:
 
 
 def _paths(entries) -> str:
-    by_layout: dict[str, list[str]] = {}
+    """The paths, per batch layout (``modifier``) and per row signature (``signature``) the entries need."""
+    by_layout: dict[tuple[str, str], list[str]] = {}
     for e in entries:
-        paths = by_layout.setdefault(", ".join(_globs(e.modifier)), [])
+        paths = by_layout.setdefault((", ".join(_globs(e.modifier)), e.signature or ""), [])
         paths += [p for p in _globs(e.path) if p not in paths]
     return "; ".join(", ".join("every path" if p == "*" else p for p in paths) + (f" (`{layout}`)" if layout else "")
-                     for layout, paths in by_layout.items())
+                     + (f" (rows with `{signature}`)" if signature else "")
+                     for (layout, signature), paths in by_layout.items())
 
 
 def rows(entries, versions: dict[str, str], titles: dict[str, str]) -> list[list[str]]:

@@ -34,24 +34,31 @@ HEADER = """\
 # Regenerate narrowing/splitting with: sft-conformance expectations update REPORT.json...
 """
 REF_KEYS = ("issue", "pr", "url", "reason", "summary", "note", "trl", "transformers")
+SIGNATURE_KEYS = ("signature", "when_warned")  # conditions on the record itself: every entry split from one keeps them
 
 
 def _key_fields(entry: dict) -> exp.Expectation:
     return exp.Expectation(*(exp.as_globs(entry.get(k, "*")) for k in ("rule", "tokenizer", "path", "case")),
                            str(entry.get("trl", "")), str(entry.get("transformers", "")), "x",
                            exp.as_globs(entry["modifier"]) if "modifier" in entry else "",
-                           exp.exclusions(entry.get("except_tokenizer")), exp.exclusions(entry.get("except_case")))
+                           exp.exclusions(entry.get("except_tokenizer")), exp.exclusions(entry.get("except_case")),
+                           *(str(entry.get(k, "")) for k in SIGNATURE_KEYS))
+
+
+def _signature(entry: dict) -> exp.Expectation:
+    """An entry's record conditions alone (``signed``): true for every record when it has none."""
+    return exp.Expectation("*", **{k: str(entry.get(k, "")) for k in SIGNATURE_KEYS})
 
 
 def _verdicts(reports: list[dict]):
-    """(rule, tokenizer, path, case) -> list of (status, versions) over all reports."""
+    """(rule, tokenizer, path, case) -> list of (status, versions, the record's ``Facts``) over all reports."""
     out = defaultdict(list)
     for rep in reports:
         versions = rep["run_info"]["libraries"]
         for r in rep["records"]:
             if r.get("modifier") or r["status"] not in ("pass", "fail"):
                 continue  # batch records and verdicts that judged nothing say nothing about an entry
-            out[(r["rule"], r["tokenizer"], r["path"], r["case"])].append((r["status"], versions))
+            out[(r["rule"], r["tokenizer"], r["path"], r["case"])].append((r["status"], versions, exp.Facts.of(r)))
     return out
 
 
@@ -83,7 +90,7 @@ def _exact_entries(template: dict, keys: list[tuple], passing: set[tuple]) -> li
         for pattern, toks in sorted(groups.items(), key=lambda kv: kv[1]):
             entry = {"rule": rule, "path": path, "tokenizer": toks if len(toks) > 1 else toks[0],
                      "case": pattern if isinstance(pattern, str) else list(pattern)}
-            entry.update({k: template[k] for k in REF_KEYS if k in template})
+            entry.update({k: template[k] for k in (*SIGNATURE_KEYS, *REF_KEYS) if k in template})
             out.append(entry)
     return out
 
@@ -109,8 +116,9 @@ def _runs(key_versions: dict[str, str], order: list[str]) -> list[str]:
     return specs
 
 
-def _split(template: dict, fails: list[tuple], statuses: dict, order: list[str]) -> list[dict]:
-    """Exact entries for ``fails``, with trl conditions where other TRL versions pass."""
+def _split(template: dict, fails: list[tuple], statuses: dict, order: list[str], facts: dict) -> list[dict]:
+    """Exact entries for ``fails``, with trl conditions where other TRL versions pass; a pass counts against
+    a glob only when the template's signature holds on it (``facts``: (key, trl version) -> ``Facts``)."""
     by_spec: dict[str, list[tuple]] = defaultdict(list)
     for key in fails:
         for spec in _runs(statuses[key], order):
@@ -120,8 +128,10 @@ def _split(template: dict, fails: list[tuple], statuses: dict, order: list[str])
         from packaging.specifiers import SpecifierSet
 
         inside = SpecifierSet(spec) if spec else None
+        signed = _signature(template).signed
         passing = {k for k, per in statuses.items()
-                   if any(st == "pass" and (inside is None or v in inside) for v, st in per.items())}
+                   if any(st == "pass" and (inside is None or v in inside) and signed(facts.get((k, v), exp.NO_FACTS))
+                          for v, st in per.items())}
         tmpl = dict(template)
         if spec:
             tmpl["trl"] = spec
@@ -135,7 +145,8 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
     from packaging.version import Version
 
     verdicts = _verdicts(reports)
-    statuses = {k: {v.get("trl") or "0": s for s, v in vs if s in ("pass", "fail")} for k, vs in verdicts.items()}
+    statuses = {k: {v.get("trl") or "0": s for s, v, _ in vs if s in ("pass", "fail")} for k, vs in verdicts.items()}
+    facts = {(k, v.get("trl") or "0"): f for k, vs in verdicts.items() for _, v, f in vs}
     order = sorted({r["run_info"]["libraries"].get("trl") or "0" for r in reports}, key=Version)
     # (key, trl version) pairs: an entry that covers a key on one line says nothing about another
     failing = {(k, v) for k, per in statuses.items() for v, st in per.items() if st == "fail"}
@@ -147,7 +158,7 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
             stats["kept (batch modifier, not rewritten)"] += 1
             continue
         e = _key_fields(entry)
-        matched = {k: [(s, v) for s, v in vs if e.matches(*k, v)] for k, vs in verdicts.items()}
+        matched = {k: [(s, v) for s, v, f in vs if e.matches(*k, v, facts=f)] for k, vs in verdicts.items()}
         matched = {k: vs for k, vs in matched.items() if vs}
         fails = sorted(k for k, vs in matched.items() if any(s == "fail" for s, _ in vs))
         over = any(s == "pass" for vs in matched.values() for s, _ in vs)
@@ -157,7 +168,7 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
         elif not fails:
             stats["dropped (no longer failing)"] += 1
         elif over:
-            out.extend(_split(entry, fails, statuses, order))
+            out.extend(_split(entry, fails, statuses, order, facts))
             stats["narrowed"] += 1
         else:
             out.append(entry)
@@ -172,7 +183,7 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
         # a new entry covers only the lines no entry covers (the others keep their references)
         rest = {k: {v: st if st == "pass" or (k, v) in uncovered else "covered" for v, st in statuses[k].items()}
                 for k in new}
-        added = _split(template, new, {**statuses, **rest}, order)
+        added = _split(template, new, {**statuses, **rest}, order, facts)
         out.extend(added)
         stats["added (untriaged)"] += len(added)
     return out, dict(stats)
