@@ -97,36 +97,22 @@ def _selection(args):
 
 
 def cmd_run(args) -> int:
-    from harness.pipeline import expectations, fanout
-    from harness.pipeline.runner import Session
+    from harness.pipeline import fanout, runner
     from harness.views import report
 
     tokenizers, paths, rules, cases = _selection(args)
     _writable(args.report, "--report")
     if args.html:
         _writable(args.html, "--html")
-    session = Session(cases)
-    known = expectations.load()
     modifiers = getattr(args, "modifiers", False)
     selection = {"tokenizers": tokenizers, "paths": paths, "rules": [r.id for r in rules],
                  "cases": [c.id for c in cases]}
-
-    def judge_tokenizer(tid: str, out: dict) -> None:
-        out.update(records=[], modifier_records=[], evidence=[])
-        out["info"] = _tokenizer_info(session, tid)
-        if "reason" in out["info"]:
-            return
-        session.records([tid], paths, rules, known, into=out["records"])
-        if modifiers:
-            out["modifier_records"] = session.modifier_records([tid], paths, known)
-        out["evidence"] = [ev for path in paths for case in cases
-                           if (ev := session.evidence(tid, path, case)) is not None]
-
     t0 = time.perf_counter()
     results: dict[str, dict] = {}
     jobs = args.jobs or fanout.default_jobs()
     try:
-        fanout.fill(results, tokenizers, judge_tokenizer, jobs)
+        fanout.fill(results, tokenizers, runner.judge_tokenizer, jobs, runner.start_run,
+                    (cases, paths, [r.id for r in rules], modifiers))
     except KeyboardInterrupt:  # keep what was judged: a partial report, marked as such, and exit 130
         done = [results[t] for t in dict.fromkeys(tokenizers) if t in results]
         records = [r for res in done for r in res.get("records", []) + res.get("modifier_records", [])]
@@ -156,19 +142,6 @@ def cmd_run(args) -> int:
     unexpected = sum(1 for r in rep["records"] if report.effective_status(r) in ("fail", "xpass"))
     not_evaluated = sum(1 for i in info.values() if "reason" in i)
     return 1 if unexpected or (not_evaluated and args.strict) else 0
-
-
-def _tokenizer_info(session, tid: str) -> dict:
-    """What the report says about one requested tokenizer: what was loaded, or (``reason``) why it was not."""
-    from harness.tokenizers.registry import TokenizerUnavailable
-
-    try:
-        lt = session.tokenizer(tid)
-    except TokenizerUnavailable as exc:
-        return {"status": "not evaluated", "reason": str(exc)}
-    return {"hash": lt.content_hash, "source": lt.source, "family": lt.family,
-            "eot_token": lt.eot_token, "bos_token": lt.tokenizer.bos_token, "eos_token": lt.tokenizer.eos_token,
-            "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
 
 
 def cmd_show(args) -> int:
@@ -343,6 +316,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_releases(args) -> int:
+    from harness.pipeline import fanout
     from harness.triage import releases
     from harness.triage.release_envs import EnvError
 
@@ -358,7 +332,9 @@ def cmd_releases(args) -> int:
     outcomes = releases.run_all(todo, reports, Path(args.envs), jobs=args.jobs, force=args.force,
                                 log=lambda line: print(line, flush=True),
                                 run_args=(*(("--modifiers",) if args.modifiers else ()),
-                                          *(a for t in args.tokenizer for a in ("--tokenizer", t))),
+                                          *(a for t in args.tokenizer for a in ("--tokenizer", t)),
+                                          # the cores shared out: releases at once x workers each
+                                          "--jobs", str(max(1, fanout.available_cores() // max(1, args.jobs)))),
                                 keep_envs=not args.drop_envs)
     releases.write_timings(outcomes, reports / "timings.json")
     stats = releases.timings(outcomes)

@@ -250,8 +250,14 @@ def test_releases_passes_its_tokenizer_and_modifier_choices_to_each_run(tmp_path
         seen.append(run_args)
         return []
 
+    from harness.pipeline import fanout
+
     monkeypatch.setattr(releases, "targets", lambda *a, **k: [Target("0.19.1")])
     monkeypatch.setattr(releases, "run_all", run_all)
+    monkeypatch.setattr(fanout, "available_cores", lambda: 4)
     assert cli.main(["releases", "--reports", str(tmp_path), "--modifiers", "--tokenizer", "llama3",
                      "--tokenizer", "synthetic-chatml"]) == 0
-    assert seen == [("--modifiers", "--tokenizer", "llama3", "--tokenizer", "synthetic-chatml")]
+    # one release at a time: its run gets every core; two at a time: half each
+    assert cli.main(["releases", "--reports", str(tmp_path), "--jobs", "2"]) == 0
+    assert seen == [("--modifiers", "--tokenizer", "llama3", "--tokenizer", "synthetic-chatml", "--jobs", "4"),
+                    ("--jobs", "2")]

@@ -2,22 +2,25 @@
 
 Tokenizers are independent: each one's encodings, oracles and verdicts depend only on that
 tokenizer, the cases and the installed libraries. So ``sft-conformance run`` hands each tokenizer
-to a forked worker, which runs exactly the code a one-process run runs and sends back plain
+to a worker process, which runs exactly the code a one-process run runs and sends back plain
 data (records, evidence); the caller reassembles the results in the order it asked for them,
 so the report is the same whatever the number of workers.
 
-Ctrl-C reaches the parent only (workers ignore SIGINT); the parent stops the workers and keeps
-the results that came back.
+Workers are started fresh (``spawn``), not forked: a process that has already run torch or the
+Rust tokenizers holds thread pools that a forked child can hang on. Each worker imports what it
+needs once and then takes one tokenizer after another. Ctrl-C reaches the parent only (workers
+ignore SIGINT); the parent stops the workers and keeps the results that came back.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
 from collections.abc import Callable
 
-_WORK: Callable[[str, dict], None] | None = None  # set before the workers fork; they inherit it
+Work = Callable[[str, dict], None]
 
 
 def available_cores() -> int:
@@ -33,37 +36,42 @@ def default_jobs() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else available_cores()
 
 
-def fill(results: dict[str, dict], tokenizer_ids: list[str], work: Callable[[str, dict], None], jobs: int) -> None:
+def fill(results: dict[str, dict], tokenizer_ids: list[str], work: Work, jobs: int,
+         setup: Callable[..., None] | None = None, setup_args: tuple = ()) -> None:
     """Run ``work(tid, result)`` for every tokenizer id; each fills its own ``result`` dict.
 
+    ``work`` and ``setup`` are module-level functions (a worker imports them by name);
+    ``setup(*setup_args)`` prepares, once per process, the state ``work`` reads.
     ``results[tid]`` receives each tokenizer's dict. With one job (or one tokenizer) the work runs
     here, and an interrupted tokenizer's dict keeps what it had filled; with several, workers
     send back whole dicts as they finish, and an interruption keeps the finished ones.
     """
     ids = list(dict.fromkeys(tokenizer_ids))
     if jobs <= 1 or len(ids) <= 1:
+        if setup is not None:
+            setup(*setup_args)
         for tid in ids:
             results[tid] = {}
             work(tid, results[tid])
         return
-    global _WORK
-    _WORK = work
-    pool = multiprocessing.get_context("fork").Pool(min(jobs, len(ids)), initializer=_ignore_sigint)
+    pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(ids)), initializer=_start_worker,
+                                                      initargs=(setup, setup_args))
     try:
-        for tid, result in pool.imap_unordered(_run_one, ids, chunksize=1):
+        for tid, result in pool.imap_unordered(functools.partial(_run_one, work), ids, chunksize=1):
             results[tid] = result
         pool.close()
     finally:
         pool.terminate()
         pool.join()
-        _WORK = None
 
 
-def _ignore_sigint() -> None:
+def _start_worker(setup, setup_args) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup is not None:
+        setup(*setup_args)
 
 
-def _run_one(tid: str) -> tuple[str, dict]:
+def _run_one(work: Work, tid: str) -> tuple[str, dict]:
     result: dict = {}
-    _WORK(tid, result)
+    work(tid, result)
     return tid, result

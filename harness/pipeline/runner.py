@@ -257,6 +257,46 @@ class Session:
         return out
 
 
+# One run's selection in this process: what ``judge_tokenizer`` works with (set by ``start_run``; a
+# worker process of ``fanout`` sets its own).
+_RUN: dict = {}
+
+
+def start_run(cases: list[Case], paths: list[str], rule_ids: list[str], modifiers: bool) -> None:
+    from conformance.rules import RULES
+    from harness.pipeline import expectations
+
+    _RUN.update(session=Session(cases), paths=paths, rules=[RULES[r] for r in rule_ids],
+                known=expectations.load(), modifiers=modifiers)
+
+
+def judge_tokenizer(tid: str, out: dict) -> None:
+    """Everything a run reports about one tokenizer, into ``out``: ``info`` (what was loaded, or the
+    ``reason`` it was not), ``records``, ``modifier_records`` and ``evidence``. Records are added as
+    they are judged, so an interrupted run keeps them."""
+    session, paths = _RUN["session"], _RUN["paths"]
+    out.update(records=[], modifier_records=[], evidence=[])
+    out["info"] = tokenizer_info(session, tid)
+    if "reason" in out["info"]:
+        return
+    session.records([tid], paths, _RUN["rules"], _RUN["known"], into=out["records"])
+    if _RUN["modifiers"]:
+        out["modifier_records"] = session.modifier_records([tid], paths, _RUN["known"])
+    out["evidence"] = [ev for path in paths for case in session.cases
+                       if (ev := session.evidence(tid, path, case)) is not None]
+
+
+def tokenizer_info(session: Session, tid: str) -> dict:
+    """What the report says about one requested tokenizer: what was loaded, or (``reason``) why it was not."""
+    try:
+        lt = session.tokenizer(tid)
+    except tokenizer_registry.TokenizerUnavailable as exc:
+        return {"status": "not evaluated", "reason": str(exc)}
+    return {"hash": lt.content_hash, "source": lt.source, "family": lt.family, "eot_token": lt.eot_token,
+            "bos_token": lt.tokenizer.bos_token, "eos_token": lt.tokenizer.eos_token,
+            "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template}
+
+
 def _jsonable(obj):
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}

@@ -1,0 +1,122 @@
+"""Speed without a changed verdict: worker processes per tokenizer, refused groups parted by the
+template's own refusal, and the cheap vocabulary-growth marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from harness.pipeline import fanout
+
+TOKENIZERS = ["synthetic-chatml", "synthetic-no-pad", "synthetic-double-bos", "gpt2"]
+
+
+def _run(tmp_path, jobs: int) -> dict:
+    from harness.cli import main
+
+    out = tmp_path / f"jobs{jobs}.json"
+    args = ["run", *(a for t in TOKENIZERS for a in ("--tokenizer", t)), "--path", "messages,prompt_completion",
+            "--jobs", str(jobs), "--report", str(out)]
+    assert main(args) in (0, 1)
+    return json.loads(out.read_text())
+
+
+def test_the_report_is_the_same_for_any_number_of_workers(tmp_path):
+    one, two = _run(tmp_path, 1), _run(tmp_path, 2)
+    assert one["records"] and one["records"] == two["records"]
+    assert one["evidence"] == two["evidence"] and one["run_info"]["tokenizers"] == two["run_info"]["tokenizers"]
+    assert {r["tokenizer"] for r in one["records"]} == set(TOKENIZERS)
+
+
+def _sleepy(tid: str, out: dict) -> None:
+    if tid == "slow":
+        time.sleep(60)
+    out["done"] = tid
+
+
+def test_ctrl_c_stops_the_workers_and_keeps_the_finished_tokenizers():
+    """SIGINT reaches the parent (workers ignore it): it stops waiting, the workers are stopped at once,
+    and the tokenizers that came back are kept for the partial report."""
+    results: dict = {}
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        fanout.fill(results, ["fast", "slow"], _sleepy, jobs=2)
+    timer.cancel()
+    assert results == {"fast": {"done": "fast"}}
+    assert time.perf_counter() - t0 < 20, "the sleeping worker was waited for instead of stopped"
+
+
+def test_one_job_runs_in_this_process_and_keeps_a_partly_filled_result():
+    results: dict = {}
+
+    def work(tid, out):
+        out["started"] = tid
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fanout.fill(results, ["a", "b"], work, jobs=1)
+    assert results == {"a": {"started": "a"}}
+
+
+def test_jobs_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SFT_CONFORMANCE_JOBS", "3")
+    assert fanout.default_jobs() == 3
+    monkeypatch.setenv("SFT_CONFORMANCE_JOBS", "zero")
+    assert fanout.default_jobs() == fanout.available_cores()
+
+
+def test_a_refused_group_is_parted_by_the_templates_refusal_with_the_same_verdicts(monkeypatch):
+    """Gemma 3's template raises on a tool turn (roles must alternate): the refused group is parted by that
+    is bisected. Fewer trainer builds, and every case gets exactly what bisecting alone gives it."""
+    from harness import adapters
+    from harness.adapters import base, trl_driver
+    from harness.pipeline.cases import load_cases
+    from harness.pipeline.encoding import Encoding
+    from harness.tokenizers import registry
+
+    lt = registry.load("gemma3")
+    cases = load_cases()
+    builds = {"n": 0}
+    real = trl_driver.make_trainer
+
+    def counting(*args, **kwargs):
+        builds["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trl_driver, "make_trainer", counting)
+
+    def encode():
+        builds["n"] = 0
+        out = adapters.get("messages").encode(lt, cases)
+        return {k: (v.input_ids, v.labels, v.refused, v.dropped) if isinstance(v, Encoding) else v.reason
+                for k, v in out.items()}, builds["n"]
+
+    parted, parted_builds = encode()
+    monkeypatch.setattr(base, "template_refusal_parts", lambda lt, cases: [])
+    bisected, bisected_builds = encode()
+    assert parted == bisected
+    assert any(isinstance(v, tuple) and v[2] and "roles must alternate" in v[2] for v in parted.values())
+    assert parted_builds < bisected_builds, (parted_builds, bisected_builds)
+
+
+def test_vocabulary_growth_is_seen_and_the_shared_tokenizer_replaced():
+    from harness.adapters.lending import lent_tokenizer, vocabulary_marker
+    from harness.tokenizers import registry
+
+    lt = registry.load("gpt2")
+    before, shared = vocabulary_marker(lt.tokenizer), lt.tokenizer
+    assert before == lt.tokenizer.backend_tokenizer.get_vocab_size(with_added_tokens=True)
+    with lent_tokenizer(lt) as tok:
+        tok.add_tokens(["<sft_conformance_new_a>", "<sft_conformance_new_b>"])
+        assert vocabulary_marker(tok) == before + 2
+    assert lt.tokenizer is not shared and vocabulary_marker(lt.tokenizer) == before
+    with lent_tokenizer(lt) as tok:
+        tok.pad_token = tok.eos_token  # Python-side state only: restored, the tokenizer kept
+    assert vocabulary_marker(lt.tokenizer) == before and lt.tokenizer.pad_token is None
