@@ -4,6 +4,7 @@
 
 Reads whichever of these exist (each written by the command named on the page):
 ``reports/bench.json`` (bench/bench.py), ``reports/pytest-time.json`` (bench/time_tests.py),
+``reports/run-wall.json`` (bench/run_wall.py),
 ``reports/releases/timings.json`` (sft-conformance releases), ``reports/training.json``
 (the training check), ``reports/check-public.json`` (bench/check_public.py). Where a file is missing (another
 machine, a fresh clone), the page keeps that section as it was, so regenerating never loses a recorded
@@ -65,13 +66,27 @@ def releases_section(r: dict | None) -> list[str]:
     s = r.get("summary") or {}
     runs = sorted(r.get("runs", {}).values(), key=lambda x: x["release"])
     failed = [x for x in runs if x["status"] != "done"]
-    out += [f"{len(runs)} release(s) run; per release: suite run median {s.get('run_median_s')} s, max "
-            f"{s.get('run_max_s')} s; environment build median {s.get('env_median_s')} s, max {s.get('env_max_s')} s "
-            "(the last invocation's releases).", ""]
+    out += [(f"{len(runs)} release(s) run; per release: suite run median {s.get('run_median_s')} s, max "
+             f"{s.get('run_max_s')} s; environment build median {s.get('env_median_s')} s, max {s.get('env_max_s')} s "
+             "(the last invocation's releases)."), ""]
     if failed:
         out += ["Not evaluated:", ""] + [f"- {x['release']}: {x['reason']}" for x in failed] + [""]
     out += ["| release | env (s) | run (s) |", "|---|---|---|"]
     out += [f"| {x['release']} | {x['env_s']} | {x['run_s']} |" for x in runs if x["status"] == "done"]
+    return out + [""]
+
+
+def run_wall_section(r: dict | None) -> list[str]:
+    out = ["## One release, `sft-conformance run` (`bench/run_wall.py`)", ""]
+    if not r:
+        return out + ["Not measured: run `.venv/bin/python bench/run_wall.py`.", ""]
+    out += [(f"The default sweep of one release, with one worker and with one per core ({r['cores']} cores), measured "
+             f"{r['measured']}; the best of the repeats. Both reports hold the same records in every row."), "",
+            "| release | verdicts | jobs | wall (s) | CPU (s) | load average before |", "|---|---|---|---|---|---|"]
+    for rel in r["releases"]:
+        same = "" if rel["same_records"] else " (REPORTS DIFFER)"
+        out += [(f"| {rel['release']}{same} | {rel['verdicts']} | {m['jobs']} | {m['seconds']} | {m['cpu_seconds']} | "
+                 f"{m['load_average_before']} |") for m in rel["runs"]]
     return out + [""]
 
 
@@ -104,7 +119,7 @@ def check_section(c: dict | None) -> list[str]:
     return out + [""]
 
 
-SECTIONS = ((tests_section, "pytest-time.json"), (bench_section, "bench.json"),
+SECTIONS = ((tests_section, "pytest-time.json"), (bench_section, "bench.json"), (run_wall_section, "run-wall.json"),
             (releases_section, "releases/timings.json"), (training_section, "training.json"),
             (check_section, "check-public.json"))
 
