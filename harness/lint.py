@@ -227,105 +227,142 @@ def unexercised_expectations(expectation_files: list[Path], reports: list[str]) 
     An entry is exercised by a report whose library versions lie inside its range when it covers a record
     of that report that judged something (PASS or FAIL) and is the first entry (file order) to cover it,
     as the suite applies them. Reports are read one at a time; only their record keys are kept."""
-    import glob
-
-    from harness.pipeline import expectations as exp
     from harness.views import report as report_mod
 
-    loaded: list[tuple[str, list]] = []
-    problems: list[Problem] = []
-    for file in expectation_files:
+    loaded = _loadable_expectations(expectation_files)
+    paths, problems = _report_paths(reports)
+    tally = _Tally()
+    read = 0
+    for report_path in paths:
+        try:
+            versions, keys = _report_keys(Path(report_path))
+        except report_mod.ReportError as exc:
+            problems.append(Problem(str(report_path), "", str(exc).removeprefix(f"{report_path}: ")))
+            continue
+        read += 1
+        for f, (_, entries) in enumerate(loaded):
+            tally.note_ranges(f, entries, versions, keys)
+            tally.note_covers(f, entries, versions, keys)
+    if not read:
+        return problems
+    for f, (file, entries) in enumerate(loaded):
+        for i, e in enumerate(entries):
+            if not tally.first.get((f, i)):
+                problems.append(Problem(file, f"expectations[{i}]",
+                                        f"exercised by no report: {tally.why_unexercised(f, i, e, read)}"))
+    return problems
+
+
+def _loadable_expectations(files: list[Path]) -> list[tuple[str, list]]:
+    """(shown name, entries) of each expectation file that loads; a file's own problem is reported where it is
+    linted."""
+    from harness.pipeline import expectations as exp
+
+    loaded = []
+    for file in files:
         try:
             loaded.append((str(_shown(file)), exp.load(file)))
         except exp.ExpectationError:
-            continue  # the file's own problem is reported where it is linted
-    # per (file, entry index): reports inside its range, records covered, records judged, first-covered
-    in_range: dict[tuple[int, int], int] = {}
-    covered: dict[tuple[int, int], int] = {}
-    judged: dict[tuple[int, int], int] = {}
-    first: dict[tuple[int, int], int] = {}
-    taken_by: dict[tuple[int, int], dict[int, int]] = {}
-    # what the reports inside its range judged at all: one of its rules, one of its cases, modifier batches
-    ran: dict[tuple[int, int], set[str]] = {}
-    paths = []
+            continue
+    return loaded
+
+
+def _report_paths(reports: list[str]) -> tuple[list[str], list[Problem]]:
+    """The report files the paths and globs of ``--reports`` name, once each, and a problem per one naming none."""
+    import glob
+
+    paths, problems = [], []
     for pattern in reports:
         found = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
         if not found:
             problems.append(Problem(pattern, "", "--reports: no such report file"))
         paths += found
-    paths = list(dict.fromkeys(paths))
-    read = 0
-    for report_path in paths:
-        try:
-            rep = report_mod.load(Path(report_path))
-        except report_mod.ReportError as exc:
-            problems.append(Problem(str(report_path), "", str(exc).removeprefix(f"{report_path}: ")))
-            continue
-        read += 1
-        versions = rep.get("run_info", {}).get("libraries", {})
-        keys: dict[tuple[str, str, str, str, str, exp.Facts], bool] = {}
-        for r in rep.get("records", []):
-            key = (r["rule"], r["tokenizer"], r["path"], r["case"], r.get("modifier") or "", exp.Facts.of(r))
-            keys[key] = keys.get(key, False) or r["status"] in ("pass", "fail")
-        del rep
+    return list(dict.fromkeys(paths)), problems
+
+
+def _report_keys(report_path: Path) -> tuple[dict, dict[tuple, bool]]:
+    """A report's library versions and its record keys (rule, tokenizer, path, case, modifier, facts), each with
+    whether a record of that key judged something (PASS or FAIL); the rest of the report is dropped."""
+    from harness.pipeline import expectations as exp
+    from harness.views import report as report_mod
+
+    rep = report_mod.load(report_path)
+    keys: dict[tuple, bool] = {}
+    for r in rep.get("records", []):
+        key = (r["rule"], r["tokenizer"], r["path"], r["case"], r.get("modifier") or "", exp.Facts.of(r))
+        keys[key] = keys.get(key, False) or r["status"] in ("pass", "fail")
+    return rep.get("run_info", {}).get("libraries", {}), keys
+
+
+class _Tally:
+    """Counts per (file, entry index) over the reports read so far."""
+
+    def __init__(self) -> None:
+        self.in_range: dict[tuple[int, int], int] = {}  # reports inside its range
+        self.covered: dict[tuple[int, int], int] = {}  # records it covers
+        self.judged: dict[tuple[int, int], int] = {}  # records it covers that judged something
+        self.first: dict[tuple[int, int], int] = {}  # judged records it is the first entry to cover
+        self.taken_by: dict[tuple[int, int], dict[int, int]] = {}  # earlier entry -> judged records it took
+        # what the reports inside its range judged at all: one of its rules, one of its cases, modifier batches
+        self.ran: dict[tuple[int, int], set[str]] = {}
+
+    def note_ranges(self, f: int, entries, versions: dict, keys: dict[tuple, bool]) -> None:
+        """For each entry whose range holds the report: count the report, and note what it judged at all."""
         rules_seen, cases_seen = {k[0] for k in keys}, {k[3] for k in keys}
         batches_seen = any(k[4] for k in keys)
         facts_seen = {k[5] for k in keys if k[5].signs}
-        for f, (_, entries) in enumerate(loaded):
-            index = {id(e): i for i, e in enumerate(entries)}
-            for i, e in enumerate(entries):
-                if e.in_range(versions):
-                    in_range[f, i] = in_range.get((f, i), 0) + 1
-                    seen = ran.setdefault((f, i), set())
-                    if any(_matches(r, e.rule) for r in rules_seen):
-                        seen.add("rule")
-                    if any(_matches(c, e.case) for c in cases_seen):
-                        seen.add("case")
-                    if batches_seen or not e.modifier:
-                        seen.add("modifier")
-                    if e.signature and any(e.signed(f) for f in facts_seen):
-                        seen.add("signed")
-            for (rule, tok, path, case, modifier, facts), was_judged in keys.items():
-                cover = [index[id(e)] for e in entries.applying(rule, versions, modifier)
-                         if e.covers(tok, path, case, modifier, facts)]
-                for i in cover:
-                    covered[f, i] = covered.get((f, i), 0) + 1
-                    if was_judged:
-                        judged[f, i] = judged.get((f, i), 0) + 1
-                if cover and was_judged:
-                    first[f, cover[0]] = first.get((f, cover[0]), 0) + 1
-                    for i in cover[1:]:
-                        taken = taken_by.setdefault((f, i), {})
-                        taken[cover[0]] = taken.get(cover[0], 0) + 1
-    if not read:
-        return problems
-    for f, (file, entries) in enumerate(loaded):
         for i, e in enumerate(entries):
-            n = in_range.get((f, i), 0)
-            if first.get((f, i)):
+            if not e.in_range(versions):
                 continue
-            where = f"expectations[{i}]"
-            if not n:
-                why = f"none of the {read} report(s) is inside its range ({e.range()})"
-            elif not covered.get((f, i)):
-                inside = f"the {n} report(s) inside its range ({e.range()})"
-                seen = ran.get((f, i), set())
-                why = (f"none of {inside} judged batches under a modifier (sft-conformance run --modifiers)"
-                       if "modifier" not in seen else
-                       f"none of {inside} has a record of rule {_listed(e.rule)}" if "rule" not in seen else
-                       f"none of {inside} ran a case matching {_listed(e.case)}" if "case" not in seen else
-                       f"no record of {inside} carries its signature {e.signature}"
-                       + (f" and a warning matching {e.when_warned!r}" if e.when_warned else "")
-                       if e.signature and "signed" not in seen else
-                       f"its globs match no record of {inside}")
-            elif not judged.get((f, i)):
-                why = (f"the records it matches in the {n} report(s) inside its range ({e.range()}) judged "
-                       "nothing (not_applicable or undecidable)")
-            else:
-                earlier = max(taken_by[f, i].items(), key=lambda kv: kv[1])[0]
-                why = f"every record it matches is covered first by expectations[{earlier}]"
-            problems.append(Problem(file, where, f"exercised by no report: {why}"))
-    return problems
+            self.in_range[f, i] = self.in_range.get((f, i), 0) + 1
+            seen = self.ran.setdefault((f, i), set())
+            if any(_matches(r, e.rule) for r in rules_seen):
+                seen.add("rule")
+            if any(_matches(c, e.case) for c in cases_seen):
+                seen.add("case")
+            if batches_seen or not e.modifier:
+                seen.add("modifier")
+            if e.signature and any(e.signed(facts) for facts in facts_seen):
+                seen.add("signed")
+
+    def note_covers(self, f: int, entries, versions: dict, keys: dict[tuple, bool]) -> None:
+        """For each record key: the entries that cover it, and which of them is applied (the first)."""
+        index = {id(e): i for i, e in enumerate(entries)}
+        for (rule, tok, path, case, modifier, facts), was_judged in keys.items():
+            cover = [index[id(e)] for e in entries.applying(rule, versions, modifier)
+                     if e.covers(tok, path, case, modifier, facts)]
+            for i in cover:
+                self.covered[f, i] = self.covered.get((f, i), 0) + 1
+                if was_judged:
+                    self.judged[f, i] = self.judged.get((f, i), 0) + 1
+            if cover and was_judged:
+                self.first[f, cover[0]] = self.first.get((f, cover[0]), 0) + 1
+                for i in cover[1:]:
+                    taken = self.taken_by.setdefault((f, i), {})
+                    taken[cover[0]] = taken.get(cover[0], 0) + 1
+
+    def why_unexercised(self, f: int, i: int, e, read: int) -> str:
+        """Why entry ``i`` of file ``f``, applied to no judged record, is exercised by none of the ``read``
+        reports."""
+        n = self.in_range.get((f, i), 0)
+        if not n:
+            return f"none of the {read} report(s) is inside its range ({e.range()})"
+        if not self.covered.get((f, i)):
+            inside = f"the {n} report(s) inside its range ({e.range()})"
+            seen = self.ran.get((f, i), set())
+            return (f"none of {inside} judged batches under a modifier (sft-conformance run --modifiers)"
+                    if "modifier" not in seen else
+                    f"none of {inside} has a record of rule {_listed(e.rule)}" if "rule" not in seen else
+                    f"none of {inside} ran a case matching {_listed(e.case)}" if "case" not in seen else
+                    f"no record of {inside} carries its signature {e.signature}"
+                    + (f" and a warning matching {e.when_warned!r}" if e.when_warned else "")
+                    if e.signature and "signed" not in seen else
+                    f"its globs match no record of {inside}")
+        if not self.judged.get((f, i)):
+            return (f"the records it matches in the {n} report(s) inside its range ({e.range()}) judged "
+                    "nothing (not_applicable or undecidable)")
+        earlier = max(self.taken_by[f, i].items(), key=lambda kv: kv[1])[0]
+        return f"every record it matches is covered first by expectations[{earlier}]"
 
 
 def _matches(value: str, globs: str | tuple[str, ...]) -> bool:

