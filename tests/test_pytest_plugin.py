@@ -20,19 +20,28 @@ TEST = textwrap.dedent('''
 ''')
 CHAT = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
                       {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye."}]}]
-# the prompt's closing quote and the completion's opening quote merge into one token: a prompt token is trained
-QUOTED = [{"prompt": 'Translate to French: "How are you?"', "completion": '"Comment allez-vous?"'}]
-# test name -> (rows, SFT settings) of its downstream project
-PROJECTS = {"test_a_downstream_project_checks_its_rows_with_five_lines": (CHAT, {"max_length": 512}),
-            "test_a_downstream_failure_shows_the_rule_and_the_row": (QUOTED, {"max_length": 512})}
+PC = [{"prompt": "What is 2+2?", "completion": " 4."}]
+# A seeded TRL for the failing project: every completion starts one token early, so a prompt token is trained
+# (a mechanism no expectation records: the merge entry asks that the row's own tokenization diverges in its prompt)
+SEEDED = textwrap.dedent('''
+    import trl.trainer.sft_trainer as sft_module
+
+    _real = sft_module.common_prefix_length
+    sft_module.common_prefix_length = lambda ids, other: max(_real(ids, other) - 1, 0)
+''')
+# test name -> (rows, SFT settings, conftest.py) of its downstream project
+PROJECTS = {"test_a_downstream_project_checks_its_rows_with_five_lines": (CHAT, {"max_length": 512}, ""),
+            "test_a_downstream_failure_shows_the_rule_and_the_row": (PC, {"max_length": 512}, SEEDED)}
 
 
 @functools.cache
 def _project(test_name: str) -> script_runs.Command:
     """A downstream project (rows, a five-line test) and the pytest command that runs it."""
     folder = script_runs.workdir(f"downstream-{test_name}")
-    rows, settings = PROJECTS[test_name]
+    rows, settings, conftest = PROJECTS[test_name]
     (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if conftest:
+        (folder / "conftest.py").write_text(conftest)
     (folder / "test_labels.py").write_text(f"SETTINGS = {settings!r}\n" + TEST)
     return script_runs.Command((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_labels.py"),
                                str(folder), (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("PYTHONPATH", "")))
@@ -52,8 +61,8 @@ def test_a_downstream_project_checks_its_rows_with_five_lines():
 
 
 def test_a_downstream_failure_shows_the_rule_and_the_row():
-    """qwen2.5 on this prompt/completion row trains a prompt token through a merge at the join (MASK-002), a
-    mechanism the expectations record for one golden case only."""
+    """A seeded TRL (the project's conftest) trains the prompt's last token on this row (MASK-002), a mechanism
+    no expectation covers: the test fails naming the rule and the row."""
     res = script_runs.outcome(_project("test_a_downstream_failure_shows_the_rule_and_the_row"))
     assert res.returncode == 1, res.stdout[-3000:] + res.stderr[-2000:]
     assert "MASK-002" in res.stdout and "pc_row-0" in res.stdout
