@@ -81,13 +81,19 @@ def _paths(entries) -> str:
                      for (layout, signature), paths in by_layout.items())
 
 
-def rows(entries, versions: dict[str, str], titles: dict[str, str]) -> list[list[str]]:
+def _by_reference(entries, versions: dict[str, str]) -> tuple[dict[str, list], dict[str, str]]:
+    """The entries in range of ``versions``, grouped by upstream reference; and each reference's table cell."""
     groups: dict[str, list] = {}
     cells: dict[str, str] = {}
     for entry in entries:
         if _in_range(entry, versions):
             key, cells[key] = _reference(entry)
             groups.setdefault(key, []).append(entry)
+    return groups, cells
+
+
+def rows(entries, versions: dict[str, str], titles: dict[str, str]) -> list[list[str]]:
+    groups, cells = _by_reference(entries, versions)
     out = []
     for key, group in groups.items():
         rules = list(dict.fromkeys(r for e in group for r in _globs(e.rule)))
@@ -110,12 +116,7 @@ def _since(entries) -> str:
 
 def compact_rows(entries, versions: dict[str, str], titles: dict[str, str]) -> list[list[str]]:
     """[rules, what goes wrong, since which TRL release, reference] per reference; rows that read the same merge."""
-    groups: dict[str, list] = {}
-    cells: dict[str, str] = {}
-    for entry in entries:
-        if _in_range(entry, versions):
-            key, cells[key] = _reference(entry)
-            groups.setdefault(key, []).append(entry)
+    groups, cells = _by_reference(entries, versions)
     out = []
     for key, group in groups.items():
         rules = sorted({r for e in group for r in _globs(e.rule)})
