@@ -16,15 +16,44 @@ settings.register_profile("nightly", max_examples=300, print_blob=True, **_COMMO
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+_AHEAD = pytest.StashKey[object]()
+
+
 @pytest.fixture(scope="session")
-def conformance_session():
-    """One Session (tokenizers, TRL encodings, oracles) shared by tests/ and conformance/."""
+def conformance_session(request):
+    """One Session (tokenizers, TRL encodings, oracles) shared by tests/ and conformance/; its encodings are
+    computed ahead on the spare cores where the collected items need many (``start_session_ahead``)."""
     from harness.pipeline.runner import Session
 
-    return Session()
+    return Session(ahead=request.config.stash.get(_AHEAD, None))
 
 
 def pytest_collection_modifyitems(config, items):
+    start_background_runs(config, items)
+    if not config.getoption("collectonly"):
+        start_session_ahead(config, items)
+
+
+def start_session_ahead(config, items) -> None:
+    """The encodings and packed batches the selected items will ask the shared session for are computed on
+    the spare cores (``fanout.Ahead``, worker processes running the same code), from the last item's back,
+    while this process runs the tests in order; a unit this process reaches first it computes itself.
+    A module says what its items need with ``session_needs(params)``. ``SFT_CONFORMANCE_JOBS=1`` turns it off."""
+    from harness.pipeline import fanout, runner
+
+    needs = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", None)
+        declare = getattr(getattr(item, "module", None), "session_needs", None)
+        if params and declare is not None:
+            needs.extend(declare(params))
+    ahead = runner.ahead_of(needs, fanout.default_jobs() - 1)
+    if ahead is not None:
+        config.stash[_AHEAD] = ahead
+        config.add_cleanup(ahead.close)
+
+
+def start_background_runs(config, items) -> None:
     """Tests that wait on subprocesses run last; their subprocesses start now on the spare core
     (``tests/script_runs.py``): first the commands of modules with ``background_commands(test_names)``, then the repro
     scripts."""

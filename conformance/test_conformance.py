@@ -86,3 +86,9 @@ def test_rules(conformance_item, conformance_session, known_upstream, record_pro
         pytest.skip(f"NOT_APPLICABLE: {_unique(not_applicable)}")
     if len(not_applicable) + len(undecidable) == len(it.rules):
         pytest.skip(f"UNDECIDABLE: {_unique(undecidable)}")
+
+
+def session_needs(params) -> list[tuple]:
+    """What an item asks the shared session for (computed ahead on a spare core: the root conftest)."""
+    it = params["conformance_item"]
+    return [("encodings", it.tokenizer, it.path)]

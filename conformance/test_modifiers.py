@@ -124,3 +124,8 @@ def test_modifier_across_map_batches(path, modifier, conformance_session):
         big_status = {rule(b.rows, documents(b, alone)).status for b in batches}
         if "fail" not in small_status:
             assert "fail" not in big_status, f"{rule_id} fails only on {len(many)} rows ({where})"
+
+
+def session_needs(params) -> list[tuple]:
+    """What an item asks the shared session for (computed ahead on a spare core: the root conftest)."""
+    return [("batches", params.get("tid", SCALE_TOKENIZER), params["path"], params["modifier"])]

@@ -82,3 +82,9 @@ def test_encoding_snapshot(snapshot_key, conformance_session, encoding_snapshot,
                          "releases; see the report / matrix for the rule it breaks)")
         return
     assert serialize(enc, lt.content_hash) == encoding_snapshot
+
+
+def session_needs(params) -> list[tuple]:
+    """What an item asks the shared session for (computed ahead on a spare core: the root conftest)."""
+    tid, path, _case = params["snapshot_key"]
+    return [("encodings", tid, path)]

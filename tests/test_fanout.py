@@ -120,3 +120,60 @@ def test_vocabulary_growth_is_seen_and_the_shared_tokenizer_replaced():
     with lent_tokenizer(lt) as tok:
         tok.pad_token = tok.eos_token  # Python-side state only: restored, the tokenizer kept
     assert vocabulary_marker(lt.tokenizer) == before and lt.tokenizer.pad_token is None
+
+
+def _double(key: str, out: dict) -> None:
+    if key == "boom":
+        raise RuntimeError("boom")
+    time.sleep(0.2)
+    out.update(value=key * 2, pid=os.getpid())
+
+
+def test_ahead_hands_over_what_workers_computed_and_leaves_the_rest_to_the_caller():
+    """Each unit is computed once: by a worker (handed over once, waited for while under way) or, when the
+    caller reaches it first or its worker raised, by the caller."""
+    keys = ["boom", "k0", "k1", "k2", "k3", "k4"]
+    ahead = fanout.Ahead(keys, _double, jobs=1)
+
+    def started(key):
+        deadline = time.monotonic() + 60
+        while key not in ahead.owned_by_workers():
+            assert time.monotonic() < deadline, f"{key} was never given to the worker"
+            time.sleep(0.01)
+
+    try:
+        assert ahead.take("k4") is None  # not started yet: the caller's own
+        started("boom")
+        assert ahead.take("boom") is None  # its worker raised: the caller's again
+        started("k0")
+        got = ahead.take("k0")  # started by the worker: waited for and handed over
+        assert got["value"] == "k0k0" and got["pid"] != os.getpid()
+        assert ahead.take("k0") is None  # handed over once
+        assert ahead.take("k4") is None
+        assert ahead.handed_over == 1
+    finally:
+        ahead.close()
+    assert ahead.take("k3") is None  # after close nothing is waited for
+
+
+def test_a_session_computed_ahead_gives_the_same_encodings_and_batches():
+    from harness.pipeline import runner
+
+    tids = ["synthetic-chatml", "synthetic-no-pad", "synthetic-double-bos", "gpt2"]
+    paths = ("messages", "prompt_completion")
+    needs = [("encodings", t, p) for t in tids for p in paths] + [("batches", t, "text", "padding_free") for t in tids]
+    ahead = runner.ahead_of(needs, jobs=1)
+    assert ahead is not None
+    try:
+        ahead_session, own = runner.Session(ahead=ahead), runner.Session()
+        for t in tids:
+            for p in paths:
+                assert ({c: e.__dict__ for c, e in ahead_session.encodings(t, p).items()}
+                        == {c: e.__dict__ for c, e in own.encodings(t, p).items()}), (t, p)
+            cases, _plain, batches = ahead_session.modifier_batches(t, "text", "padding_free")
+            want = own.modifier_batches(t, "text", "padding_free")
+            assert [c.id for c in cases] == [c.id for c in want[0]] and batches == want[2], t
+        assert ahead.handed_over >= 1, "no unit came from the worker"
+    finally:
+        ahead.close()
+    assert runner.ahead_of(needs[:2], jobs=1) is None  # one tokenizer: not worth a worker

@@ -301,10 +301,14 @@ def _provisioned(tokenizer_id: str) -> Path:
 
 
 def _load(tokenizer_id: str, monkeypatch):
+    """The provisioned folder loaded offline the way the suite loads it (``registry.load``, transformers'
+    ``AutoTokenizer`` on the folder): once per session, shared with the conformance suite and the template
+    tests, which load the same tokenizers. The tests here only read it."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from transformers import AutoTokenizer
+    from harness.tokenizers import registry
 
-    return AutoTokenizer.from_pretrained(str(_provisioned(tokenizer_id)), local_files_only=True)
+    _provisioned(tokenizer_id)  # skips with the provisioning hint when the folder is missing
+    return registry.load(tokenizer_id).tokenizer
 
 
 def _ids(encoded):

@@ -75,3 +75,97 @@ def _run_one(work: Work, tid: str) -> tuple[str, dict]:
     result: dict = {}
     work(tid, result)
     return tid, result
+
+
+class Ahead:
+    """Units of work started ahead in worker processes, for a caller that will ask for them one by one.
+
+    A long pytest session asks for each tokenizer's encodings when its first test runs, and until then
+    the other cores idle. ``Ahead`` keeps ``jobs`` workers busy on the units (keys such as
+    ``("encodings", tokenizer_id)``) in the order given, while the caller goes on with its own work.
+    When the caller needs a unit, ``take`` settles who computes it: a unit no worker has started is the
+    caller's own (``take`` returns None and the caller computes it, as it would without ``Ahead``); a
+    unit a worker has started or finished is waited for and handed over. Each unit is computed once,
+    by exactly one process, with the same code either way. A unit whose worker raised is the caller's
+    own again, so an error shows where the caller would have met it.
+
+    ``work(key, out)`` and ``setup(*setup_args)`` are module-level functions, as for ``fill``.
+    """
+
+    def __init__(self, keys, work: Callable, jobs: int, setup: Callable[..., None] | None = None,
+                 setup_args: tuple = ()):
+        import threading
+
+        self._queue = list(dict.fromkeys(keys))
+        self._owner: dict = {}  # key -> "worker" | "caller"
+        self._results: dict = {}
+        self._failed: set = set()
+        self._cond = threading.Condition()
+        self._slots = threading.Semaphore(jobs)
+        self._pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_start_worker,
+                                                                initargs=(setup, setup_args))
+        self._work = work
+        self._closed = False
+        self.handed_over = 0  # units a worker computed and the caller took
+        self._feeder = threading.Thread(target=self._feed, name="fanout-ahead", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        while True:
+            self._slots.acquire()
+            with self._cond:
+                key = next((k for k in self._queue if k not in self._owner), None)
+                if key is None or self._closed:
+                    break
+                self._owner[key] = "worker"
+            try:
+                self._pool.apply_async(_run_one, (self._work, key), callback=self._finished,
+                                       error_callback=functools.partial(self._raised, key))
+            except ValueError:  # the pool was closed under us
+                self._raised(key, None)
+                break
+        self._slots.release()
+
+    def _finished(self, item) -> None:
+        key, result = item
+        with self._cond:
+            self._results[key] = result
+            self._cond.notify_all()
+        self._slots.release()
+
+    def _raised(self, key, _exc) -> None:
+        with self._cond:
+            self._failed.add(key)
+            self._cond.notify_all()
+        self._slots.release()
+
+    def take(self, key) -> dict | None:
+        """The unit's result if a worker computed it (waiting for one under way), else None: the caller's to do.
+        A result is handed over once; later calls for the same key return None."""
+        with self._cond:
+            owner = self._owner.get(key)
+            if owner is None:
+                self._owner[key] = "caller"
+                return None
+            if owner == "caller":
+                return None
+            while key not in self._results and key not in self._failed and not self._closed:
+                self._cond.wait()
+            # handed over once; after that (or when the worker raised, or the pool went away) it is the caller's
+            self._owner[key] = "caller"
+            result = self._results.pop(key, None)
+            self.handed_over += result is not None
+            return result
+
+    def owned_by_workers(self) -> list:
+        with self._cond:
+            return [k for k, o in self._owner.items() if o == "worker"]
+
+    def close(self) -> None:
+        """Stop the workers; units not taken are dropped (a later ``take`` returns None)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._slots.release()
+        self._pool.terminate()
+        self._pool.join()

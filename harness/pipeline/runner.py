@@ -47,8 +47,9 @@ class Record:
 class Session:
     """Caches tokenizers, encodings and oracles for one run."""
 
-    def __init__(self, cases: list[Case] | None = None, path_adapters: dict | None = None):
+    def __init__(self, cases: list[Case] | None = None, path_adapters: dict | None = None, ahead=None):
         self.cases = cases if cases is not None else load_cases()
+        self.ahead = ahead  # a ``fanout.Ahead`` computing this session's encodings in other processes, or None
         self._adapters = dict(path_adapters or {})  # a path's adapter configured otherwise (a user's SFTConfig)
         self._encodings: dict[tuple[str, str], dict[str, Encoding | NotApplicable]] = {}
         self._oracles: dict[tuple[str, str], Oracle | OracleError] = {}
@@ -77,8 +78,24 @@ class Session:
     def encodings(self, tokenizer_id: str, path: str) -> dict[str, Encoding | NotApplicable]:
         key = (tokenizer_id, path)
         if key not in self._encodings:
+            self._take_ahead(("encodings", tokenizer_id))
+        if key not in self._encodings:
             self._encodings[key] = self.adapter(path).encode(self.tokenizer(tokenizer_id), self.cases)
         return self._encodings[key]
+
+    def _take_ahead(self, unit: tuple[str, str]) -> None:
+        """Adopt what a worker computed for ``unit`` (``compute_ahead``), if one did; what it could not
+        compute stays missing and is computed here."""
+        if self.ahead is None:
+            return
+        result = self.ahead.take(unit)
+        if not result:
+            return
+        tid = unit[1]
+        for path, encodings in result.get("encodings", {}).items():
+            self._encodings.setdefault((tid, path), encodings)
+        for (path, modifier), built in result.get("batches", {}).items():
+            self._batches.setdefault((tid, path, modifier), built)
 
     def encoding(self, tokenizer_id: str, path: str, case_id: str) -> Encoding | NotApplicable:
         return self.encodings(tokenizer_id, path)[case_id]
@@ -196,6 +213,8 @@ class Session:
         or ``NOT_EVALUATED``) there are none. Built once per (tokenizer, path, modifier)."""
         key = (tokenizer_id, path, modifier)
         if key not in self._batches:
+            self._take_ahead(("batches", tokenizer_id))
+        if key not in self._batches:
             self._batches[key] = self._build_batches(tokenizer_id, path, modifier)
         return self._batches[key]
 
@@ -284,6 +303,57 @@ def judge_tokenizer(tid: str, out: dict) -> None:
         out["modifier_records"] = session.modifier_records([tid], paths, _RUN["known"])
     out["evidence"] = [ev for path in paths for case in session.cases
                        if (ev := session.evidence(tid, path, case)) is not None]
+
+
+# What a worker of ``Session.ahead`` computes: per tokenizer, the paths whose encodings and the (path,
+# modifier) pairs whose batches its caller will ask for (set by ``start_ahead`` in each worker).
+_AHEAD: dict = {}
+
+
+def start_ahead(demand: dict[str, dict[str, list]]) -> None:
+    _AHEAD.update(session=Session(), demand=demand)
+
+
+def compute_ahead(unit: tuple[str, str], out: dict) -> None:
+    """One unit of ``Session.ahead``: ``("encodings", tid)`` or ``("batches", tid)``, computed by this
+    process's own Session exactly as the caller's would. A part that raises is left out, so that the
+    caller computes it and meets the error itself."""
+    kind, tid = unit
+    session, want = _AHEAD["session"], _AHEAD["demand"][tid]
+    if kind == "encodings":
+        out["encodings"] = {}
+        for path in want["paths"]:
+            try:
+                out["encodings"][path] = session.encodings(tid, path)
+            except Exception:  # noqa: BLE001, S112 - left out: the caller computes it and sees the error
+                continue
+    else:
+        out["batches"] = {}
+        for path, modifier in want["batches"]:
+            try:
+                out["batches"][(path, modifier)] = session.modifier_batches(tid, path, modifier)
+            except Exception:  # noqa: BLE001, S112 - as above
+                continue
+
+
+def ahead_of(needs, jobs: int):
+    """A ``fanout.Ahead`` working through ``needs`` (``("encodings", tid, path)`` and ``("batches", tid, path,
+    modifier)``, in the order the caller will ask) from the last one back, or None when fewer than four
+    tokenizers are needed or no core is spare."""
+    from harness.pipeline import fanout
+
+    demand: dict[str, dict[str, list]] = {}
+    for kind, tid, *rest in needs:
+        want = demand.setdefault(tid, {"paths": [], "batches": []})
+        if kind == "encodings" and rest[0] not in want["paths"]:
+            want["paths"].append(rest[0])
+        elif kind == "batches" and tuple(rest) not in want["batches"]:
+            want["batches"].append(tuple(rest))
+    if jobs < 1 or len(demand) < 4:
+        return None
+    units = [("encodings", t) for t in reversed(demand) if demand[t]["paths"]]
+    units += [("batches", t) for t in reversed(demand) if demand[t]["batches"]]
+    return fanout.Ahead(units, compute_ahead, jobs, setup=start_ahead, setup_args=(demand,))
 
 
 def tokenizer_info(session: Session, tid: str) -> dict:
