@@ -5,7 +5,8 @@
 Reads whichever of these exist (each written by the command named on the page):
 ``reports/bench.json`` (bench/bench.py), ``reports/pytest-time.json`` (bench/time_tests.py),
 ``reports/run-wall.json`` (bench/run_wall.py),
-``reports/releases/timings.json`` (sft-conformance releases), ``reports/training.json``
+``reports/releases/timings.json`` and ``reports/releases-warm/timings.json`` (sft-conformance releases),
+``reports/verdicts-before-after.json`` (bench/verdicts_before_after.py), ``reports/training.json``
 (the training check), ``reports/check-public.json`` (bench/check_public.py). Where a file is missing (another
 machine, a fresh clone), the page keeps that section as it was, so regenerating never loses a recorded
 measurement; a section never measured is listed as not measured.
@@ -59,16 +60,19 @@ def tests_section(t: dict | None) -> list[str]:
                    f"exit {t['exit_code']} ({t['summary']}).{conditions}"), ""]
 
 
-def releases_section(r: dict | None) -> list[str]:
-    out = ["## Every TRL release (`sft-conformance releases`)", ""]
+def releases_section(r: dict | None, title: str = "## Every TRL release (`sft-conformance releases`)",
+                     how: str = "sft-conformance releases --from 0.8.0 --jobs 2") -> list[str]:
+    out = [title, ""]
     if not r:
-        return out + ["Not measured: run `sft-conformance releases --from 0.8.0 --jobs 2`.", ""]
+        return out + [f"Not measured: run `{how}`.", ""]
     s = r.get("summary") or {}
     runs = sorted(r.get("runs", {}).values(), key=lambda x: x["release"])
     failed = [x for x in runs if x["status"] != "done"]
+    wall = (f" The last invocation took {s['wall_s']} s ({s['wall_s'] / 60:.1f} min) wall with {s['jobs']} release(s) "
+            "at once." if s.get("wall_s") else "")
     out += [(f"{len(runs)} release(s) run; per release: suite run median {s.get('run_median_s')} s, max "
              f"{s.get('run_max_s')} s; environment build median {s.get('env_median_s')} s, max {s.get('env_max_s')} s "
-             "(the last invocation's releases)."), ""]
+             f"(the last invocation's releases).{wall}"), ""]
     if failed:
         out += ["Not evaluated:", ""] + [f"- {x['release']}: {x['reason']}" for x in failed] + [""]
     out += ["| release | env (s) | run (s) |", "|---|---|---|"]
@@ -119,8 +123,29 @@ def check_section(c: dict | None) -> list[str]:
     return out + [""]
 
 
+def warm_releases_section(r: dict | None) -> list[str]:
+    return releases_section(r, "## Every TRL release again, warm (environments and caches present)",
+                            "sft-conformance releases --from 0.8.0 --jobs 2 --force --reports reports/releases-warm "
+                            "(environments already built)")
+
+
+def verdicts_section(v: dict | None) -> list[str]:
+    out = ["## Verdicts before and after the speed work (`bench/verdicts_before_after.py`)", ""]
+    if not v:
+        return out + ["Not measured: run `.venv/bin/python bench/verdicts_before_after.py --help`.", ""]
+    out += [(f"The harness at {v['before']} (one process) against the reports the current code wrote "
+             f"(`{Path(v['after_reports']).name}`), measured {v['measured']}: records matched by tokenizer, path, "
+             "case, rule and modifier and compared on status, message, positions and evidence tensors."), "",
+            "| release | records compared | differ | only before | only after | evidence rows, tensors differ |",
+            "|---|---|---|---|---|---|"]
+    out += [f"| {r['release']} | {r['records']} | {r['differences']} | {r['only_before']} | {r['only_after']} | "
+            f"{r['evidence_compared']}, {r['evidence_tensor_difference_count']} |" for r in v["rows"]]
+    return out + [""]
+
+
 SECTIONS = ((tests_section, "pytest-time.json"), (bench_section, "bench.json"), (run_wall_section, "run-wall.json"),
-            (releases_section, "releases/timings.json"), (training_section, "training.json"),
+            (releases_section, "releases/timings.json"), (warm_releases_section, "releases-warm/timings.json"),
+            (verdicts_section, "verdicts-before-after.json"), (training_section, "training.json"),
             (check_section, "check-public.json"))
 
 

@@ -329,6 +329,7 @@ def cmd_releases(args) -> int:
             print(t.name)
         return 0
     reports = _writable(str(Path(args.reports) / ".probe"), "--reports").parent
+    started = time.perf_counter()
     outcomes = releases.run_all(todo, reports, Path(args.envs), jobs=args.jobs, force=args.force,
                                 log=lambda line: print(line, flush=True),
                                 run_args=(*(("--modifiers",) if args.modifiers else ()),
@@ -336,7 +337,7 @@ def cmd_releases(args) -> int:
                                           # the cores shared out: releases at once x workers each
                                           "--jobs", str(max(1, fanout.available_cores() // max(1, args.jobs)))),
                                 keep_envs=not args.drop_envs)
-    releases.write_timings(outcomes, reports / "timings.json")
+    releases.write_timings(outcomes, reports / "timings.json", wall_s=time.perf_counter() - started, jobs=args.jobs)
     stats = releases.timings(outcomes)
     failed = [o for o in outcomes if o.status == "not evaluated"]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} release(s) reported in {reports}"

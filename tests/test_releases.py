@@ -119,6 +119,17 @@ def test_a_release_that_does_not_install_or_import_is_not_evaluated(tmp_path, mo
     assert len(progress) == 4 and "left)" in progress[-1] and "/4]" in progress[-1]
 
 
+def test_timings_keep_every_release_and_say_the_invocations_wall_time(tmp_path, monkeypatch):
+    _fake_run(monkeypatch)
+    path = tmp_path / "r" / "timings.json"
+    releases.write_timings(releases.run_all(TARGETS[:2], tmp_path / "r", tmp_path / "e", log=lambda _: None), path)
+    out = releases.run_all(TARGETS, tmp_path / "r", tmp_path / "e", log=lambda _: None)
+    releases.write_timings(out, path, wall_s=12.345, jobs=2)
+    data = json.loads(path.read_text())
+    assert sorted(data["runs"]) == sorted(t.name for t in TARGETS)  # the earlier invocation's rows are kept
+    assert data["summary"]["releases"] == 2 and data["summary"]["wall_s"] == 12.3 and data["summary"]["jobs"] == 2
+
+
 def test_a_killed_run_resumes_from_the_reports_already_written(tmp_path, monkeypatch):
     calls = _fake_run(monkeypatch)
     reports = tmp_path / "r"

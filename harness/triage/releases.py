@@ -222,10 +222,15 @@ def timings(outcomes: list[Outcome]) -> dict:
             "env_median_s": round(statistics.median(envs), 1), "env_max_s": round(max(envs), 1)}
 
 
-def write_timings(outcomes: list[Outcome], path: Path) -> None:
+def write_timings(outcomes: list[Outcome], path: Path, wall_s: float | None = None, jobs: int | None = None) -> None:
+    """Each release's seconds, merged into what ``path`` holds, and the summary of this invocation (with its
+    wall-clock seconds and releases at once, where given)."""
     rows = [{"release": o.target.name, "status": o.status, "env_s": round(o.env_s, 1), "run_s": round(o.run_s, 1),
              "reason": o.reason} for o in outcomes if o.status != "kept"]
     path.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     merged = {**previous.get("runs", {}), **{r["release"]: r for r in rows}}
-    path.write_text(json.dumps({"runs": merged, "summary": timings(outcomes)}, indent=1) + "\n", encoding="utf-8")
+    summary = timings(outcomes)
+    if summary and wall_s is not None:
+        summary.update(wall_s=round(wall_s, 1), jobs=jobs)
+    path.write_text(json.dumps({"runs": merged, "summary": summary}, indent=1) + "\n", encoding="utf-8")
