@@ -131,11 +131,14 @@ def pytest_runtest_logreport(report):
 
 
 def unused_snapshot_files(config) -> list[str]:
-    """Snapshot files no selected (tokenizer, path, case) owns; only meaningful for an unfiltered run."""
+    """Snapshot files that belong to no (tokenizer of any tier, path, case) of the suite; only meaningful for an
+    unfiltered run. The files of a tier the run did not select (the breadth tier's, in a default run) are owned."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent / "snapshots"
-    owned = {root / tid / path / f"{case}.txt" for tid, path, case in selected_combinations(config)}
+    cases = load_cases()
+    owned = {root / tid / path / f"{case.id}.txt" for tid in tokenizer_registry.expand(["all"])
+             for path in adapters.PATHS for case in cases if adapters.fits(path, case)}
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.txt") if p not in owned)
 
 
