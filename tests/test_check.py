@@ -91,6 +91,74 @@ def test_a_known_mechanism_on_a_users_rows_is_known_upstream(tmp_path, capsys):
     assert "5522" in capsys.readouterr().out
 
 
+SYSTEM_PROMPT_ROWS = [  # Mistral-Nemo writes the system message into the last user turn only when that turn is last
+    {"prompt": [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "Capital of Italy?"}],
+     "completion": [{"role": "assistant", "content": "Rome."}]},
+    {"prompt": [{"role": "user", "content": "Capital of Spain?"}], "completion": [{"role": "assistant", "content": "Madrid."}]},
+]
+
+
+def _render_not_prefix_rows(tmp_path, tokenizer, rows=SYSTEM_PROMPT_ROWS):
+    """Conversational prompt/completion rows (not golden cases) through check; the report and the printed text."""
+    from harness.adapters.sft_trainer import _prompt_render_kwargs
+
+    if _prompt_render_kwargs() != {"add_generation_prompt": True}:
+        pytest.skip("this TRL does not render the prompt alone with the generation prompt")
+    return _report(tmp_path, [str(_jsonl(tmp_path / "conv.jsonl", rows)), "--tokenizer", str(tokenizer)])
+
+
+def test_a_prompt_rendered_apart_is_known_upstream_on_a_users_conversational_rows(tmp_path, capsys):
+    """Issue #5213 on a user's rows: Mistral-Nemo's template renders the prompt (system + user) alone with the
+    system message and the whole conversation without it, so the prompt's ids are no prefix of the
+    conversation's and SFTTrainer (1.14.2+: at the common prefix) trains prompt tokens. Row 0 carries the
+    signature prompt_render_not_prefix and its FAILs are known upstream; row 1 (no system message) carries none."""
+    if provision.tokenizer_dir("mistral-nemo") is None:
+        pytest.skip("mistral-nemo is not provisioned")
+    code, rep = _render_not_prefix_rows(tmp_path, "mistral-nemo")
+    assert rep["check"]["path"] == "conversational_prompt_completion"
+    fails = [r for r in rep["records"] if r["status"] == "fail"]
+    assert {r["case"] for r in fails} == {"conv_pc_row-0"} and "MASK-002" in {r["rule"] for r in fails}
+    assert all(r["signs"] == ["prompt_render_not_prefix"] and r["expected_failure"] == "issue 5213" for r in fails)
+    assert not any(r.get("signs") for r in rep["records"] if r["case"] == "conv_pc_row-1")
+    out = capsys.readouterr().out
+    assert code == 0 and "known upstream: issue 5213" in out and "no unexpected FAIL" in out
+
+
+def test_another_mechanism_on_conversational_rows_still_fails(tmp_path, capsys, monkeypatch):
+    """A seeded TRL that starts every completion one token early, on the row without a system message: its
+    prompt render is a prefix of the conversation's (no signature), so the #5213 entry does not cover the
+    MASK-002 FAIL: exit 1."""
+    import trl.trainer.sft_trainer as sft_module
+
+    if provision.tokenizer_dir("mistral-nemo") is None:
+        pytest.skip("mistral-nemo is not provisioned")
+    real = getattr(sft_module, "common_prefix_length", None)
+    if real is None:
+        pytest.skip("this TRL does not start the completion at a common prefix")
+    monkeypatch.setattr(sft_module, "common_prefix_length", lambda ids, other: max(real(ids, other) - 1, 0))
+    code, rep = _render_not_prefix_rows(tmp_path, "mistral-nemo", SYSTEM_PROMPT_ROWS[1:])
+    fails = [r for r in rep["records"] if r["status"] == "fail"]
+    assert "MASK-002" in {r["rule"] for r in fails}
+    assert not any(r["expected_failure"] or r.get("signs") for r in fails)
+    assert code == 1 and "conv_pc_row-0" in capsys.readouterr().out
+
+
+def test_a_renamed_copy_gets_the_known_upstream_verdicts_on_conversational_rows(tmp_path, capsys):
+    """The same rows with a copy of Mistral-Nemo's folder under another name: judged as mistral-nemo (content
+    hash), the signature computed from the row itself, the same verdicts and references."""
+    src = provision.tokenizer_dir("mistral-nemo")
+    if src is None:
+        pytest.skip("mistral-nemo is not provisioned")
+    copy = shutil.copytree(src, tmp_path / "my-company-tokenizer")
+    (tmp_path / "catalog").mkdir()
+    code, rep = _render_not_prefix_rows(tmp_path / "catalog", copy)
+    assert rep["run_info"]["tokenizers"][str(copy)]["judged_as"] == "mistral-nemo"
+    code_cat, rep_cat = _render_not_prefix_rows(tmp_path, "mistral-nemo")
+    verdicts = [{(r["case"], r["rule"]): (r["status"], r["expected_failure"], r.get("signs")) for r in x["records"]}
+                for x in (rep, rep_cat)]
+    assert verdicts[0] == verdicts[1] and code == code_cat == 0
+
+
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city.",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 AGENT = [

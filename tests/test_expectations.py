@@ -218,6 +218,25 @@ def test_a_signature_holds_per_record_and_fails_without_it(tmp_path):
     assert not e.covers("qwen2.5", "prompt_completion", "chat_row-0", facts=merged)  # the globs still apply
 
 
+def test_prompt_render_not_prefix_is_computed_from_the_row_itself():
+    """A conversational prompt/completion row carries ``prompt_render_not_prefix`` when the template renders its
+    prompt alone (as the installed SFTTrainer asks, with the generation prompt from 0.24) to ids that are no prefix
+    of the whole conversation's: synthetic-inference-preamble writes a system turn only with a generation prompt;
+    the ChatML baseline renders the prompt as the conversation's start. String rows keep their own signature."""
+    from harness.adapters.sft_trainer import _prompt_render_kwargs, row_signs
+    from harness.tokenizers import registry
+
+    if _prompt_render_kwargs() != {"add_generation_prompt": True}:
+        pytest.skip("this TRL does not render the prompt alone with the generation prompt")
+    row = {"prompt": [{"role": "user", "content": "Name a colour."}],
+           "completion": [{"role": "assistant", "content": "Red."}]}
+    assert row_signs(row, registry.load("synthetic-inference-preamble").tokenizer) == ["prompt_render_not_prefix"]
+    assert row_signs(row, registry.load("synthetic-chatml").tokenizer) == []
+    assert row_signs(row, registry.load("synthetic-no-template").tokenizer) == []  # TRL refuses: no template
+    assert row_signs({"prompt": "Name a colour.", "completion": " Red."},
+                     registry.load("synthetic-inference-preamble").tokenizer) == []
+
+
 def test_facts_of_a_report_record():
     rec = {"rule": "MASK-002", "signs": ["divergence_in_prompt"], "warnings": list(WARNED)}
     assert exp.Facts.of(rec) == exp.Facts(("divergence_in_prompt",), WARNED)
@@ -225,7 +244,8 @@ def test_facts_of_a_report_record():
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ({"signature": "tokens_merge"}, r"expectations\[0\]\.signature: input should be 'divergence_in_prompt', got 'tokens_merge'"),
+    ({"signature": "tokens_merge"}, (r"expectations\[0\]\.signature: input should be 'divergence_in_prompt' or "
+                                     r"'prompt_render_not_prefix', got 'tokens_merge'")),
     ({"signature": None, "when_warned": "x"}, r"when_warned needs a signature"),
     ({"when_warned": "("}, r"expectations\[0\]\.when_warned: not a regular expression"),
 ])

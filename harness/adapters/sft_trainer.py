@@ -107,7 +107,7 @@ class SFTTrainerPath(PathAdapter):
             out = {}
             for i, case in enumerate(cases):
                 if i not in index:
-                    out[case.id] = self.dropped(lt, case, scope, seen)
+                    out[case.id] = self.dropped(lt, case, scope, seen, tok)
                     continue
                 with phase("collate"):
                     batch_rows = [prepared[index[j]] for j in (i, -(i + 1)) if j in index]
@@ -248,26 +248,38 @@ class SFTTrainerPath(PathAdapter):
 
     def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok):
         enc = super().make_encoding(lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok)
-        enc.signs = row_signs(self.row(case, lt), tok)
+        enc.signs = row_signs({**self.row(case, lt), **self.columns(case)}, tok)
         return enc
 
-    def dropped(self, lt, case, scope, seen):
+    def dropped(self, lt, case, scope, seen, tok=None):
+        """The Encoding of a row TRL removed; it keeps the row's own signatures (a fact of the row, whatever
+        TRL did with it), so the expectations cover its verdicts as they do a kept row's."""
         from harness.adapters.versions import provenance
         from harness.pipeline.encoding import Encoding
 
-        return Encoding(lt.id, self.path, case.id, scope, warnings=list(seen), provenance=provenance(lt),
-                        dropped=REMOVED)
+        enc = Encoding(lt.id, self.path, case.id, scope, warnings=list(seen), provenance=provenance(lt),
+                       dropped=REMOVED)
+        enc.signs = row_signs({**self.row(case, lt), **self.columns(case)}, tok if tok is not None else lt.tokenizer)
+        return enc
 
 
 def row_signs(row: dict, tok) -> list[str]:
-    """The signatures (``harness/schemas/expectations.py`` ``SIGNATURES``) of one dataset row, from its own
-    strings. ``divergence_in_prompt``: SFTTrainer (1.14.2+) tokenizes ``prompt`` and ``prompt + completion``
+    """The signatures (``harness/schemas/expectations.py`` ``SIGNATURES``) of one dataset row (with its
+    ``tools`` / ``chat_template_kwargs`` columns), from the row itself: ``divergence_in_prompt`` for string
+    prompt/completion rows, ``prompt_render_not_prefix`` for message-list ones."""
+    prompt, completion = row.get("prompt"), row.get("completion")
+    if isinstance(prompt, str) and isinstance(completion, str):
+        return _string_signs(prompt, completion, tok)
+    if isinstance(prompt, (list, tuple)) and isinstance(completion, (list, tuple)):
+        return _conversational_signs(row, tok)
+    return []
+
+
+def _string_signs(prompt: str, completion: str, tok) -> list[str]:
+    """``divergence_in_prompt``: SFTTrainer (1.14.2+) tokenizes ``prompt`` and ``prompt + completion``
     (``tokenizer(text=...)``) and starts the completion at their common prefix; when a merge across the join
     makes them diverge on a token made of prompt characters only (its character offsets end inside the
     prompt), that prompt token is trained. A tokenizer without offsets gives no sign (the FAIL stays shown)."""
-    prompt, completion = row.get("prompt"), row.get("completion")
-    if not (isinstance(prompt, str) and isinstance(completion, str)):
-        return []
     prompt_ids = list(tok(text=prompt)["input_ids"])
     try:
         joined = tok(text=prompt + completion, return_offsets_mapping=True)
@@ -281,6 +293,62 @@ def row_signs(row: dict, tok) -> list[str]:
         return []  # the prompt's tokens are a prefix: the completion starts after the prompt
     begin, end = offsets[start]
     return ["divergence_in_prompt"] if begin < end <= len(prompt) else []
+
+
+def _conversational_signs(row: dict, tok) -> list[str]:
+    """``prompt_render_not_prefix``: SFTTrainer (0.19-1.x) renders a message-list row twice with the chat
+    template, the prompt messages alone (with ``add_generation_prompt=True`` from 0.24, PR #4201) and the
+    prompt + completion messages, with the row's ``tools`` and ``chat_template_kwargs``, and takes the first
+    render's length (to 1.14.1) or the two token lists' common prefix (1.14.2+) as where the completion
+    starts. The sign holds when the prompt's ids are not a prefix of the whole conversation's, as a template
+    makes them when it renders the prompt alone differently (a generation prompt the conversation lacks, a
+    system message or tool-turn end that depends on what follows). None where this TRL does not tokenize
+    message lists itself (``_prompt_render_kwargs``) or the template refuses the row."""
+    import json
+
+    how = _prompt_render_kwargs()
+    if how is None or not getattr(tok, "chat_template", None):
+        return []
+    tools = row.get("tools")
+    kwargs = {"tools": json.loads(tools) if isinstance(tools, str) else tools, **(row.get("chat_template_kwargs") or {})}
+    prompt, conversation = list(row["prompt"]), list(row["prompt"]) + list(row["completion"])
+    try:
+        prompt_ids = _chat_ids(tok, prompt, **how, **kwargs)
+        full_ids = _chat_ids(tok, conversation, **kwargs)
+    except Exception:  # noqa: BLE001 - a template that refuses the row: TRL refuses it too, no sign
+        return []
+    return ["prompt_render_not_prefix"] if full_ids[:len(prompt_ids)] != prompt_ids else []
+
+
+def _chat_ids(tok, messages: list, **kwargs) -> list[int]:
+    """The token ids of ``messages`` rendered by the chat template as SFTTrainer asks for them
+    (``tokenize=True``; the ``input_ids`` of a dict, one row of a batch)."""
+    out = tok.apply_chat_template(messages, tokenize=True, return_dict=True, **kwargs)
+    ids = out["input_ids"] if hasattr(out, "keys") else out
+    ids = list(ids)
+    return list(ids[0]) if ids and isinstance(ids[0], list) else ids
+
+
+@functools.lru_cache(maxsize=1)
+def _prompt_render_kwargs() -> dict | None:
+    """How the installed SFTTrainer renders a conversational row's prompt alone, found in its own source
+    (feature detection): ``{"add_generation_prompt": True}`` from 0.24 (PR #4201), ``{}`` on 0.19-0.23 (the
+    prompt rendered as a closed conversation); None where it does not tokenize message lists itself (to 0.18
+    the rows are rendered to text first and the prompt cut at the common character prefix)."""
+    import inspect
+    import re
+
+    try:
+        import trl.trainer.sft_trainer as sft_module
+
+        source = inspect.getsource(sft_module)
+    except (ImportError, OSError, TypeError):
+        return None
+    call = re.search(r'(?:apply_chat_template|_tokenize)\(\s*(?:processing_class,\s*)?example\["prompt"\],(?P<args>[^)]*)',
+                     source)
+    if call is None:
+        return None
+    return {"add_generation_prompt": True} if "add_generation_prompt=True" in call["args"] else {}
 
 
 def _formats_prompt_completion_as_chat(tok) -> bool:

@@ -43,6 +43,12 @@ SIGNATURES = {
                             "(`tokenizer(text=prompt)` against `tokenizer(text=prompt + completion)`, string "
                             "prompt/completion rows of the SFTTrainer paths) and the first token where they diverge, "
                             "where SFTTrainer (1.14.2+) starts the completion, holds prompt characters only",
+    "prompt_render_not_prefix": "a message-list prompt/completion row's prompt, rendered and tokenized by the chat "
+                                "template alone as the installed SFTTrainer renders it (with "
+                                "`add_generation_prompt=True` from 0.24) with the row's `tools` and "
+                                "`chat_template_kwargs`, is not a prefix of its prompt + completion messages rendered "
+                                "together (a generation prompt the conversation lacks, a system message or tool-turn "
+                                "end that depends on what follows), so SFTTrainer misplaces where the completion starts",
 }
 Signature = Literal[tuple(SIGNATURES)]  # type: ignore[valid-type]
 
@@ -65,7 +71,8 @@ class Expectation(Strict):
     signature: Signature | None = Field(
         None, description="a fact of the record itself that must hold: "
         + "; ".join(f"`{k}`: {v}" for k, v in SIGNATURES.items())
-        + ". It makes an entry about a mechanism hold row by row on any data (`case: pc_*`), not on one golden case")
+        + ". It makes an entry about a mechanism hold row by row on any data (`case: pc_*`, `conv_pc_*`), not on one "
+        "golden case")
     when_warned: Annotated[str, AfterValidator(_regex)] | None = Field(
         None, description="a regular expression (searched) that one of TRL's warnings must match; TRL warns once "
         "per dataset, not per row, so it is only allowed with a `signature` that says which rows")
