@@ -177,3 +177,23 @@ def test_a_session_computed_ahead_gives_the_same_encodings_and_batches():
     finally:
         ahead.close()
     assert runner.ahead_of(needs[:2], jobs=1) is None  # one tokenizer: not worth a worker
+
+
+def _hang(key: str, out: dict) -> None:
+    time.sleep(60)
+
+
+def test_a_unit_whose_worker_never_answers_is_computed_by_the_caller():
+    """A worker killed without a word sends no result and no error: ``take`` stops waiting after ``patience``."""
+    ahead = fanout.Ahead(["stuck"], _hang, jobs=1)
+    ahead.patience = 2.0
+    try:
+        deadline = time.monotonic() + 60
+        while "stuck" not in ahead.owned_by_workers():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        assert ahead.take("stuck") is None
+        assert time.monotonic() - t0 < 30
+    finally:
+        ahead.close()

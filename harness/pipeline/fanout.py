@@ -18,6 +18,7 @@ import functools
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable
 
 Work = Callable[[str, dict], None]
@@ -107,6 +108,7 @@ class Ahead:
         self._work = work
         self._closed = False
         self.handed_over = 0  # units a worker computed and the caller took
+        self.patience = 1800.0  # seconds ``take`` waits for one unit before computing it itself
         self._feeder = threading.Thread(target=self._feed, name="fanout-ahead", daemon=True)
         self._feeder.start()
 
@@ -149,8 +151,10 @@ class Ahead:
                 return None
             if owner == "caller":
                 return None
+            deadline = time.monotonic() + self.patience
             while key not in self._results and key not in self._failed and not self._closed:
-                self._cond.wait()
+                if not self._cond.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    break  # a worker that died without a word (killed): the caller computes it after all
             # handed over once; after that (or when the worker raised, or the pool went away) it is the caller's
             self._owner[key] = "caller"
             result = self._results.pop(key, None)
