@@ -272,3 +272,38 @@ def test_update_matches_signatures_and_keeps_them_when_it_splits():
     rep["records"][0].pop("signs")  # the failing row without the signature: a FAIL no entry covers
     out, stats = expectations_update.update([MERGE], [rep])
     assert stats["dropped (no longer failing)"] == 1 and out[0]["reason"].startswith("untriaged")
+
+
+# The shapes of SFTTrainer's prompt render in the releases (written here, not copied): 0.19-0.23 renders the prompt
+# as a closed conversation; 0.24 and 1.x call apply_chat_template on example["prompt"] with a generation prompt;
+# 0.25-0.29 on a local `prompt`, with calls among the arguments; 1.7.1 through its own tokenize helper.
+PROMPT_RENDERS = {
+    "closed": ('''ids = processing_class.apply_chat_template(example["prompt"], tools=tools, **kw)
+full = processing_class.apply_chat_template(example["prompt"] + example["completion"], add_generation_prompt=True)''', {}),
+    "generation": ('''ids = processing_class.apply_chat_template(
+    example["prompt"], tools=tools, add_generation_prompt=True, tokenize=True)''', {"add_generation_prompt": True}),
+    "local prompt": ('''prompt = example["prompt"]
+ids = processing_class.apply_chat_template(
+    prompt,
+    tools=example.get("tools"),
+    add_generation_prompt=True,
+)
+full = processing_class.apply_chat_template(prompt + completion, tools=example.get("tools"))''',
+                     {"add_generation_prompt": True}),
+    "helper": ('''ids = tokenize(
+    processing_class,
+    example["prompt"],
+    is_vlm,
+    tools=tools,
+    add_generation_prompt=True,
+)["input_ids"]''', {"add_generation_prompt": True}),
+    "text first": ('''text = apply_chat_template(example, processing_class)["text"]''', None),
+}
+
+
+@pytest.mark.parametrize("shape", list(PROMPT_RENDERS))
+def test_how_the_prompt_is_rendered_is_read_from_every_shape_of_the_source(shape):
+    from harness.adapters.sft_trainer import prompt_render_kwargs_in
+
+    source, want = PROMPT_RENDERS[shape]
+    assert prompt_render_kwargs_in(source) == want

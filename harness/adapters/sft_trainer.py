@@ -336,7 +336,6 @@ def _prompt_render_kwargs() -> dict | None:
     prompt rendered as a closed conversation); None where it does not tokenize message lists itself (to 0.18
     the rows are rendered to text first and the prompt cut at the common character prefix)."""
     import inspect
-    import re
 
     try:
         import trl.trainer.sft_trainer as sft_module
@@ -344,11 +343,23 @@ def _prompt_render_kwargs() -> dict | None:
         source = inspect.getsource(sft_module)
     except (ImportError, OSError, TypeError):
         return None
-    call = re.search(r'(?:apply_chat_template|_tokenize)\(\s*(?:processing_class,\s*)?example\["prompt"\],(?P<args>[^)]*)',
+    return prompt_render_kwargs_in(source)
+
+
+def prompt_render_kwargs_in(source: str) -> dict | None:
+    """``_prompt_render_kwargs`` for the text of an ``sft_trainer`` module."""
+    import re
+
+    # the prompt's own call (apply_chat_template, or TRL's tokenize / _tokenize helper) on example["prompt"] (0.19-0.24,
+    # 1.x) or on a local `prompt` taken from it (0.25-0.29);
+    # its arguments run to the next render call (they contain calls of their own: tools=example.get("tools"))
+    call = re.search(r'(?:apply_chat_template|\b_?tokenize)\(\s*(?:processing_class,\s*)?(?:example\["prompt"\]|prompt),',
                      source)
     if call is None:
         return None
-    return {"add_generation_prompt": True} if "add_generation_prompt=True" in call["args"] else {}
+    following = re.search(r"(?:apply_chat_template|\b_?tokenize)\(", source[call.end():])
+    args = source[call.end():call.end() + (following.start() if following else 2000)]
+    return {"add_generation_prompt": True} if "add_generation_prompt=True" in args else {}
 
 
 def _formats_prompt_completion_as_chat(tok) -> bool:
