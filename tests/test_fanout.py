@@ -43,23 +43,18 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_tokenizers():
     """SIGINT reaches the parent (workers ignore it): it stops waiting, the workers are stopped at once,
     and the tokenizers that came back are kept for the partial report."""
     results: dict = {}
-    stopped = threading.Event()
-
-    def ctrl_c():  # again every 2 s until fill is stopped: a signal that lands in a finalizer is swallowed
-        while not stopped.wait(3.0 if not ctrl_c.sent else 2.0):
-            ctrl_c.sent += 1
-            os.kill(os.getpid(), signal.SIGINT)
-
-    ctrl_c.sent = 0
-    sender = threading.Thread(target=ctrl_c, daemon=True)
+    # a process started in the background by a non-interactive shell inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: give this test the handler an interactive run has
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
     t0 = time.perf_counter()
-    sender.start()
+    timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             fanout.fill(results, ["fast", "slow"], _sleepy, jobs=2)
     finally:
-        stopped.set()
-        sender.join()
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert results == {"fast": {"done": "fast"}}
     assert time.perf_counter() - t0 < 20, "the sleeping worker was waited for instead of stopped"
 
