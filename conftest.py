@@ -40,8 +40,6 @@ def start_session_ahead(config, items) -> None:
     while this process runs the tests in order; a unit this process reaches first it computes itself.
     A module says what its items need with ``session_needs(params)``. Opt-in, ``SFT_CONFORMANCE_AHEAD=1``: in CI it
     did not shorten the README's test command (439.8 s with it, 426.6 s without), see docs/suite.md."""
-    import os
-
     if os.environ.get("SFT_CONFORMANCE_AHEAD") != "1":
         return
     from harness.pipeline import fanout, runner
