@@ -57,7 +57,7 @@ def rendered_texts(session, tid: str) -> list[str]:
                             if conv[-1]["role"] == "assistant":
                                 texts.append(tok.apply_chat_template(conv[:-1], tokenize=False,
                                                                      add_generation_prompt=True))
-                        except Exception:  # noqa: BLE001 - templates that refuse a case (TRL refuses it too)
+                        except Exception:  # noqa: BLE001, S112 - templates that refuse a case (TRL refuses it too)
                             continue
                     else:
                         texts.extend([prompt + completion, prompt])

@@ -57,7 +57,7 @@ def test_rules(conformance_item, conformance_session, known_upstream, record_pro
         except Exception:  # noqa: BLE001  (a crash is this rule's failure, as it was for its own item)
             verdict = Verdict(rule_id, FAIL, "the rule raised", evidence={"traceback": traceback.format_exc()})
         e = expectations.find(exps, rule_id, it.known_as, it.path, it.case, versions,
-                              facts=conformance_session.facts(it.tokenizer, it.path, it.case))
+                              facts=conformance_session.facts(it.tokenizer, it.path, it.case), status=verdict.status)
         if verdict.status == NOT_APPLICABLE:
             key = "NOT_APPLICABLE"
             not_applicable.append(verdict.message)

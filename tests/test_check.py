@@ -159,6 +159,39 @@ def test_a_renamed_copy_gets_the_known_upstream_verdicts_on_conversational_rows(
     assert verdicts[0] == verdicts[1] and code == code_cat == 0
 
 
+def _forked_template(tmp_path, tokenizer_id: str):
+    """A copy of a catalog tokenizer whose chat template a user edited (a Jinja comment added: the same renders,
+    another content hash), so the expectations cannot know it by the catalog's id."""
+    src = provision.tokenizer_dir(tokenizer_id)
+    if src is None:
+        pytest.skip(f"{tokenizer_id} is not provisioned")
+    fork = shutil.copytree(src, tmp_path / "our-fork")
+    jinja = fork / "chat_template.jinja"
+    if jinja.exists():
+        jinja.write_text("{#- our fork -#}\n" + jinja.read_text(encoding="utf-8"), encoding="utf-8")
+    else:
+        config = json.loads((fork / "tokenizer_config.json").read_text(encoding="utf-8"))
+        config["chat_template"] = "{#- our fork -#}\n" + config["chat_template"]
+        (fork / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
+    return fork
+
+
+def test_the_mechanism_is_known_upstream_on_a_template_the_catalog_does_not_have(tmp_path, capsys):
+    """Issue #5213 recognised by its mechanism alone: Mistral-Nemo's template forked (another content hash, so
+    no catalog entry names it). Row 0's FAILs carry the signature and TRL's warning, so the entry for any
+    tokenizer covers them (exit 0); its passing rules stay PASS (``strict: false``), not XPASS."""
+    fork = _forked_template(tmp_path, "mistral-nemo")
+    (tmp_path / "run").mkdir()
+    code, rep = _render_not_prefix_rows(tmp_path / "run", fork)
+    assert rep["run_info"]["tokenizers"][str(fork)].get("judged_as") in (None, str(fork))
+    fails = [r for r in rep["records"] if r["status"] == "fail"]
+    assert {r["case"] for r in fails} == {"conv_pc_row-0"} and "MASK-002" in {r["rule"] for r in fails}
+    assert all(r["expected_failure"] == "issue 5213" for r in fails)
+    passes = [r for r in rep["records"] if r["case"] == "conv_pc_row-0" and r["status"] == "pass"]
+    assert passes and not any(r["expected_failure"] for r in passes)
+    assert code == 0 and "known upstream: issue 5213" in capsys.readouterr().out
+
+
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city.",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 AGENT = [

@@ -84,7 +84,7 @@ def _item(tokenizer_id, ctx, rules) -> dict:
 def test_embedded_modules_are_the_files_on_disk(tmp_path):
     part = _embedded_part(tmp_path)
     namespace: dict = {}
-    exec(part.split("\n\ndef install_embedded_modules")[0], namespace)  # only the literal, not the loader
+    exec(part.split("\n\ndef install_embedded_modules")[0], namespace)  # noqa: S102 - only the literal, not the loader
     embedded = namespace["EMBEDDED_MODULES"]
     want = ["harness.adapters.trl_driver", *(f"conformance.rules.{m}" for m in ENGINE_MODULES)]
     assert list(embedded) == want

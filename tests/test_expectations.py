@@ -307,3 +307,20 @@ def test_how_the_prompt_is_rendered_is_read_from_every_shape_of_the_source(shape
 
     source, want = PROMPT_RENDERS[shape]
     assert prompt_render_kwargs_in(source) == want
+
+
+def test_a_pass_under_an_entry_that_is_not_strict_stays_a_pass(tmp_path):
+    """``strict: false`` (a mechanism entry naming several rules): a FAIL it covers is known upstream, a PASS it
+    covers is a PASS, not an XPASS; a strict entry (the default) makes that PASS an XPASS. ``expectations update``
+    keeps such an entry even where every verdict under it passes."""
+    loose = {"rule": ["MASK-002", "GEN-002"], "path": "text", "strict": False, "issue": 7}
+    strict = {"rule": ["MASK-002", "GEN-002"], "path": "text", "issue": 8}
+    for entry, on_pass in ((loose, None), (strict, "issue 8")):
+        known = exp.load(_write(tmp_path, [entry]))
+        assert exp.find(known, "MASK-002", "t", "text", "c", VERSIONS, status="fail").reference == f"issue {entry['issue']}"
+        hit = exp.find(known, "GEN-002", "t", "text", "c", VERSIONS, status="pass")
+        assert (hit.reference if hit else None) == on_pass
+    rep = _report([("MASK-002", "a", "text", "c", "pass"), ("GEN-002", "a", "text", "c", "pass")])
+    rep["run_info"] = {"libraries": VERSIONS}
+    out, stats = expectations_update.update([loose, strict], [rep])
+    assert [e["issue"] for e in out] == [7] and stats["dropped (no longer failing)"] == 1

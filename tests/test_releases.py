@@ -178,9 +178,10 @@ def test_matrix_check_fails_on_an_unexpected_cell(tmp_path):
     (tmp_path / "trl-0.8.0.json").write_text(json.dumps(_report("0.8.0", "fail")))
     args = ["matrix", str(tmp_path / "*.json"), "--markdown", str(tmp_path / "m.md"), "--html", str(tmp_path / "m.html")]
     proc = subprocess.run([sys.executable, "-m", "harness.cli", *args, "--check"], capture_output=True, text=True,
-                          cwd=ROOT)
+                          cwd=ROOT, check=False)
     assert proc.returncode == 1 and "UNEXPECTED trl 0.8.0" in proc.stderr
-    ok = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    ok = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                        check=False)
     assert ok.returncode == 0, ok.stderr
 
 

@@ -271,6 +271,9 @@ def test_added_tokens_are_single_special_tokens(entry):
 
 def test_adds_bos_facts():
     """smollm3/llama3.2/hermes-2-pro/openchat/mistral-nemo/gemma2 add BOS; the others do not."""
-    adds = {e.id: (lambda t: t("Hi")["input_ids"][:1] == [t.bos_token_id])(_load(e.id).tokenizer) for e in BREADTH}
+    def adds_bos(tok) -> bool:
+        return tok("Hi")["input_ids"][:1] == [tok.bos_token_id]
+
+    adds = {e.id: adds_bos(_load(e.id).tokenizer) for e in BREADTH}
     assert {k for k, v in adds.items() if v} == {"smollm3", "llama3.2", "hermes-2-pro", "openchat", "mistral-nemo",
                                                  "gemma2"}

@@ -28,7 +28,7 @@ def eot_present(ctx: Context):
     found = _terminator(ctx)
     if not isinstance(found, tuple):
         return found
-    pos, idx = found
+    pos, _ = found
     if pos is None:
         tail = ctx.row.real_positions()[-6:]
         return failed(f"end-of-turn token {ctx.ref.eot_token!r} is missing after the final answer",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import tempfile
+from typing import ClassVar
 
 from conformance.rules.drop import trainable_within
 from harness.adapters import trl_driver
@@ -49,7 +50,7 @@ class RowsRemoved(RuntimeError):
 class SFTTrainerPath(PathAdapter):
     """Shared driver; subclasses say how a case becomes a dataset row and which options to set."""
 
-    config: dict = {}
+    config: ClassVar[dict] = {}
     required_fields: tuple[str, ...] = ()
     # Whether this TRL keeps an extra index column through dataset preparation: learned on the first
     # successful build, so later builds (and refusals) are not tried both ways. Per adapter instance;
@@ -393,7 +394,7 @@ def _render_chat(lt: LoadedTokenizer, case: Case) -> str:
 class TextPath(SFTTrainerPath):
     path = "text"
     shapes = ("string_pc", "conversation")
-    config = {"dataset_text_field": "text"}  # only here: set on other paths it disables format detection (<= 0.11)
+    config: ClassVar[dict] = {"dataset_text_field": "text"}  # only here: set on other paths it disables format detection (<= 0.11)
     description = "SFTTrainer on a `text` column (conversations are rendered by the user with the chat template first)"
 
     def row(self, case, lt):
@@ -452,7 +453,7 @@ class CompletionOnlyLossPath(SFTTrainerPath):
     shapes = ("string_pc", "conversation")
     needs_final_assistant = True
     required_fields = ("completion_only_loss",)
-    config = {"completion_only_loss": True}
+    config: ClassVar[dict] = {"completion_only_loss": True}
     description = "SFTConfig(completion_only_loss=True) on prompt/completion (strings or message lists)"
 
     def row(self, case, lt):
@@ -468,7 +469,7 @@ class AssistantOnlyLossPath(SFTTrainerPath):
     path = "assistant_only_loss"
     shapes = ("conversation",)
     required_fields = ("assistant_only_loss",)
-    config = {"assistant_only_loss": True}
+    config: ClassVar[dict] = {"assistant_only_loss": True}
     description = "SFTConfig(assistant_only_loss=True) on a `messages` column"
 
     def row(self, case, lt):

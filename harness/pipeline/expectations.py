@@ -56,6 +56,7 @@ class Expectation:
     except_case: tuple[str, ...] = ()  # cases the ``case`` globs match but the entry leaves out
     signature: str = ""  # a sign the record's own row must carry (``Facts.signs``)
     when_warned: str = ""  # a regex one of the record's TRL warnings must match (only with a signature)
+    strict: bool = True  # a PASS it covers is an XPASS; False: a plain PASS (``find`` with ``status="pass"``)
 
     def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "",
                 facts: Facts = NO_FACTS) -> bool:
@@ -157,7 +158,7 @@ def load(path: Path | None = None) -> Expectations:
         Expectation(as_globs(e.rule), as_globs(e.tokenizer), as_globs(e.path), as_globs(e.case), e.trl or "",
                     e.transformers or "", reference_of(e.model_dump()), "" if e.modifier is None else as_globs(e.modifier),
                     exclusions(e.except_tokenizer), exclusions(e.except_case), e.signature or "",
-                    e.when_warned or "")
+                    e.when_warned or "", e.strict)
         for e in doc.expectations)
 
 
@@ -172,10 +173,11 @@ def exclusions(value: str | list[str] | None) -> tuple[str, ...]:
 
 
 def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, case: str,
-         versions: dict, modifier: str = "", facts: Facts = NO_FACTS) -> Expectation | None:
+         versions: dict, modifier: str = "", facts: Facts = NO_FACTS, status: str = "") -> Expectation | None:
     """The first entry (file order) that covers this verdict, or None; ``facts``: the record's own
-    (without them, an entry with a ``signature`` covers nothing)."""
-    if isinstance(expectations, Expectations):
-        candidates = expectations.applying(rule, versions, modifier)
-        return next((e for e in candidates if e.covers(tokenizer, path, case, modifier, facts)), None)
-    return next((e for e in expectations if e.matches(rule, tokenizer, path, case, versions, modifier, facts)), None)
+    (without them, an entry with a ``signature`` covers nothing); ``status``: the verdict's, where a
+    ``"pass"`` is not covered by an entry with ``strict: false`` (it stays a PASS, not an XPASS)."""
+    candidates = (expectations.applying(rule, versions, modifier) if isinstance(expectations, Expectations)
+                  else [e for e in expectations if e.applies(rule, versions, modifier)])
+    return next((e for e in candidates if (e.strict or status != "pass")
+                 and e.covers(tokenizer, path, case, modifier, facts)), None)

@@ -191,7 +191,7 @@ class Session:
                     signed = {"signs": list(facts.signs), "warnings": list(facts.warnings)} if facts.signs else {}
                     for r in rules:
                         v = self.judge(tid, path, case, r)
-                        e = exp.find(expectations, r.id, known_as, path, case.id, versions, facts=facts)
+                        e = exp.find(expectations, r.id, known_as, path, case.id, versions, facts=facts, status=v.status)
                         out.append(Record(tid, path, case.id, r.id, v.status, v.message, v.positions,
                                           _jsonable(v.evidence), e.reference if e else None, **signed))
         return out

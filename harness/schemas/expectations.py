@@ -86,6 +86,10 @@ class Expectation(Strict):
         None, description="one line: what happens, for the findings table in docs/findings.md (entries with the "
         "same reference share it)")
     note: str | None = Field(None, description="what happens and how it was measured")
+    strict: bool = Field(
+        True, description="true: a PASS this entry covers is an XPASS (the bug is gone: remove the entry). false: "
+        "a PASS stays a PASS; for an entry about a mechanism that names several rules (a `signature`, or a whole TRL "
+        "range), where the mechanism shows on a row but which of the rules fail depends on the row")
 
     @model_validator(mode="after")
     def _referenced(self) -> Expectation:

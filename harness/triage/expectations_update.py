@@ -42,7 +42,7 @@ def _key_fields(entry: dict) -> exp.Expectation:
                            str(entry.get("trl", "")), str(entry.get("transformers", "")), "x",
                            exp.as_globs(entry["modifier"]) if "modifier" in entry else "",
                            exp.exclusions(entry.get("except_tokenizer")), exp.exclusions(entry.get("except_case")),
-                           *(str(entry.get(k, "")) for k in SIGNATURE_KEYS))
+                           *(str(entry.get(k, "")) for k in SIGNATURE_KEYS), bool(entry.get("strict", True)))
 
 
 def _signature(entry: dict) -> exp.Expectation:
@@ -161,10 +161,13 @@ def update(entries: list[dict], reports: list[dict]) -> tuple[list[dict], dict]:
         matched = {k: [(s, v) for s, v, f in vs if e.matches(*k, v, facts=f)] for k, vs in verdicts.items()}
         matched = {k: vs for k, vs in matched.items() if vs}
         fails = sorted(k for k, vs in matched.items() if any(s == "fail" for s, _ in vs))
-        over = any(s == "pass" for vs in matched.values() for s, _ in vs)
+        over = e.strict and any(s == "pass" for vs in matched.values() for s, _ in vs)
         if not matched:  # about versions/tokenizers these reports did not run: keep as written
             out.append(entry)
             stats["kept (not exercised)"] += 1
+        elif not e.strict:  # a PASS under it is a PASS: only its own failures could say more, and it names none
+            out.append(entry)
+            stats["kept (strict: false, a mechanism entry)"] += 1
         elif not fails:
             stats["dropped (no longer failing)"] += 1
         elif over:
