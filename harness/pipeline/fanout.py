@@ -60,10 +60,12 @@ def fill(results: dict[str, dict], tokenizer_ids: list[str], work: Work, jobs: i
     try:
         for tid, result in pool.imap_unordered(functools.partial(_run_one, work), ids, chunksize=1):
             results[tid] = result
-        pool.close()
-    finally:
-        pool.terminate()
+    except BaseException:
+        pool.terminate()  # an error or Ctrl-C: stop the workers where they are
         pool.join()
+        raise
+    pool.close()  # done: workers exit on their own and release what they hold (a killed worker's
+    pool.join()   # semaphores were reported as leaked by the resource tracker at exit)
 
 
 def _start_worker(setup, setup_args) -> None:
