@@ -243,6 +243,28 @@ def test_a_renamed_copy_of_a_catalog_tokenizer_gets_the_known_upstream_verdicts(
     assert code == 0 and "known upstream: issue 1400" in capsys.readouterr().out
 
 
+def test_text_rows_of_a_template_the_catalog_does_not_have_get_the_known_upstream_verdicts(tmp_path, capsys):
+    """The same chat-rendered text rows with Llama 3's template forked (another content hash): the BOS that
+    SFTTrainer's special tokens put before the template's own (#1400) and the EOS that add_eos appends after
+    '<|eot_id|>' (#3318, 0.17+) are recognised by the rows' signatures, not by a catalog id."""
+    from harness.adapters.sft_trainer import _text_signs
+
+    fork = _forked_template(tmp_path, "llama3")
+    data = _rendered_text_rows(fork, tmp_path)
+    code, rep = _report(tmp_path, [str(data), "--tokenizer", str(fork)])
+    assert rep["run_info"]["tokenizers"][str(fork)].get("judged_as") in (None, str(fork))
+    fails = [r for r in rep["records"] if r["status"] == "fail"]
+    assert {"BOS-001", "TOK-003"} <= {r["rule"] for r in fails}
+    assert all(r["expected_failure"] in ("issue 1400", "issue 3318") and "text_bos_prepended" in r["signs"]
+               for r in fails)
+    assert code == 0 and "known upstream: issue 1400" in capsys.readouterr().out
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(fork))
+    assert _text_signs("Hello", tok) == ["text_bos_prepended", "text_eos_appended"]
+    assert _text_signs(tok.bos_token + "Hello" + tok.eos_token, tok) == ["text_bos_prepended"]
+
+
 def test_packing_settings_add_the_batch_rules(tmp_path):
     code, rep = _report(tmp_path, [str(_jsonl(tmp_path / "chat.jsonl", CHAT)), "--tokenizer", "qwen2.5",
                                    "--set", "packing=true", "--set", "packing_strategy=wrapped"])
