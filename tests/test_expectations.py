@@ -244,8 +244,8 @@ def test_facts_of_a_report_record():
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ({"signature": "tokens_merge"}, (r"expectations\[0\]\.signature: input should be 'divergence_in_prompt' or "
-                                     r"'prompt_render_not_prefix', got 'tokens_merge'")),
+    ({"signature": "tokens_merge"}, (r"expectations\[0\]\.signature: input should be 'divergence_in_prompt', "
+                                     r"'prompt_render_not_prefix', .* or 'text_eos_appended', got 'tokens_merge'")),
     ({"signature": None, "when_warned": "x"}, r"when_warned needs a signature"),
     ({"when_warned": "("}, r"expectations\[0\]\.when_warned: not a regular expression"),
 ])
@@ -324,3 +324,24 @@ def test_a_pass_under_an_entry_that_is_not_strict_stays_a_pass(tmp_path):
     rep["run_info"] = {"libraries": VERSIONS}
     out, stats = expectations_update.update([loose, strict], [rep])
     assert [e["issue"] for e in out] == [7] and stats["dropped (no longer failing)"] == 1
+
+
+def test_pad_id_inside_row_names_the_rows_a_pad_masking_collator_breaks():
+    """``pad_id_inside_row`` holds when a real token (attention 1) has the pad id, as the EOS does with pad_token =
+    eos_token; the repository's #976 entries then cover that row's EOS-002 on any tokenizer before 0.16.1 (the
+    collator's own line: DataCollatorForCompletionOnlyLM to 0.19), not a row without it, and not on 0.16.1."""
+    from harness.adapters.base import pad_signs
+
+    assert pad_signs([1, 5, 2, 2], [1, 1, 1, 0], pad_token_id=2) == ["pad_id_inside_row"]
+    assert pad_signs([1, 5, 7, 2], [1, 1, 1, 0], pad_token_id=2) == []  # only padding has the pad id
+    assert pad_signs([1, 5, 2], [1, 1, 1], pad_token_id=None) == []
+    known = exp.load()
+    signed, unsigned = exp.Facts(("pad_id_inside_row",), ()), exp.NO_FACTS
+    for path, old, fixed in (("messages", "0.12.2", "0.16.1"), ("completion_only_collator", "0.19.1", "0.20.0")):
+        at = {"trl": old, "transformers": "4.57.6"}
+        hit = exp.find(known, "EOS-002", "a-users-tokenizer", path, "chat_row-0", at, facts=signed, status="fail")
+        assert hit is not None and hit.reference == "issue 976"
+        assert exp.find(known, "EOS-002", "a-users-tokenizer", path, "chat_row-0", at, facts=unsigned,
+                        status="fail") is None
+        assert exp.find(known, "EOS-002", "a-users-tokenizer", path, "chat_row-0", {**at, "trl": fixed},
+                        facts=signed, status="fail") is None

@@ -183,14 +183,23 @@ class PathAdapter:
 
         with phase("assemble"):
             ids = [int(x) for x in input_ids]
+            mask = [int(x) for x in attention_mask]
             return Encoding(
                 tokenizer_id=lt.id, path=self.path, case_id=case.id, loss_scope=scope,
-                input_ids=ids, labels=[int(x) for x in labels],
-                attention_mask=[int(x) for x in attention_mask],
+                input_ids=ids, labels=[int(x) for x in labels], attention_mask=mask,
                 tokens=_pieces(lt, tok, ids), warnings=list(warnings_seen),
                 provenance={**provenance(lt), "pad_token_id": tok.pad_token_id, "eos_token_id": tok.eos_token_id,
                             "reference_view": self.reference_view(lt, case)},
+                signs=pad_signs(ids, mask, tok.pad_token_id),
             )
+
+
+def pad_signs(ids: list[int], attention_mask: list[int], pad_token_id: int | None) -> list[str]:
+    """``pad_id_inside_row``: a token of the row itself (attention 1) has the pad token's id, as the EOS does
+    when pad_token = eos_token; a collator that masks every pad id (transformers'
+    DataCollatorForLanguageModeling, #976) masks it too."""
+    inside = pad_token_id is not None and any(i == pad_token_id and m for i, m in zip(ids, attention_mask))
+    return ["pad_id_inside_row"] if inside else []
 
 
 def template_refusal_parts(lt: LoadedTokenizer, cases: list[Case]) -> list[list[Case]]:

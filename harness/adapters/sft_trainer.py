@@ -249,7 +249,7 @@ class SFTTrainerPath(PathAdapter):
 
     def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok):
         enc = super().make_encoding(lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok)
-        enc.signs = row_signs({**self.row(case, lt), **self.columns(case)}, tok)
+        enc.signs = [*enc.signs, *row_signs({**self.row(case, lt), **self.columns(case)}, tok)]
         return enc
 
     def dropped(self, lt, case, scope, seen, tok=None):

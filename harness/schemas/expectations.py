@@ -49,6 +49,9 @@ SIGNATURES = {
                                 "`chat_template_kwargs`, is not a prefix of its prompt + completion messages rendered "
                                 "together (a generation prompt the conversation lacks, a system message or tool-turn "
                                 "end that depends on what follows), so SFTTrainer misplaces where the completion starts",
+    "pad_id_inside_row": "a token of the row itself (attention mask 1) has the pad token's id, as the EOS or end of "
+                         "turn does when pad_token = eos_token; a collator that sets every pad id to -100 (transformers' "
+                         "DataCollatorForLanguageModeling) masks it (any path, computed from the collated row)",
     "text_bos_prepended": "a `text` row's tokenizer, called as SFTTrainer calls it (`tokenizer(text=...)`, special "
                           "tokens on), puts its BOS before the text's own tokens: a second BOS where a chat template "
                           "already wrote one, a BOS the template never writes where it has none",
