@@ -345,3 +345,26 @@ def test_pad_id_inside_row_names_the_rows_a_pad_masking_collator_breaks():
                         status="fail") is None
         assert exp.find(known, "EOS-002", "a-users-tokenizer", path, "chat_row-0", {**at, "trl": fixed},
                         facts=signed, status="fail") is None
+
+
+def test_response_template_not_in_row_is_read_from_the_row_ids():
+    """``response_template_not_in_row``: ChatML's '<|im_start|>assistant\\n' is found in a row whose answer starts
+    with a letter, not in one whose answer starts with blank lines (the '\\n' merges with them, #598); the repository's
+    #598 entry covers such a row before 0.20 only with the collator's warning."""
+    from harness.adapters.collators import response_template_signs
+    from harness.tokenizers import registry
+
+    tok = registry.load("qwen2.5").tokenizer
+    template = "<|im_start|>assistant\n"
+    plain = tok("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n")["input_ids"]
+    spaced = tok("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n\n\nHello<|im_end|>\n")["input_ids"]
+    assert response_template_signs(plain, template, tok) == []
+    assert response_template_signs(spaced, template, tok) == ["response_template_not_in_row"]
+    known, at = exp.load(), {"trl": "0.19.1", "transformers": "4.57.6"}
+    warned = exp.Facts(("response_template_not_in_row",), ("Could not find response key [...] in the instance",))
+    hit = exp.find(known, "MASK-003", "a-users-tokenizer", "completion_only_collator", "chat_x", at, facts=warned,
+                   status="fail")
+    assert hit is not None and hit.reference == "issue 598"
+    silent = exp.Facts(("response_template_not_in_row",), ())
+    assert exp.find(known, "MASK-003", "a-users-tokenizer", "completion_only_collator", "chat_x", at, facts=silent,
+                    status="fail") is None

@@ -180,6 +180,7 @@ class CompletionOnlyCollatorPath(PathAdapter):
                     collator = cls(response_template=template, tokenizer=tok, mlm=False)
                     ids, labels, att = row_of_batch(collator(items), 0)
                 out[case.id] = self.make_encoding(lt, case, "completion", ids, labels, att, seen.since(mark), tok)
+                out[case.id].signs += response_template_signs(ids, template, tok)
         return out
 
     def batch_collator(self, lt, tok, case, neighbours):
@@ -190,3 +191,13 @@ class CompletionOnlyCollatorPath(PathAdapter):
         items = self.tokenized(tok, case, texts, case.max_length)
         cls = self.collator_class()
         return lambda order: cls(response_template=template, tokenizer=tok, mlm=False)([items[k] for k in order])
+
+
+def response_template_signs(ids: list[int], template: str, tok) -> list[str]:
+    """``response_template_not_in_row``: the ids of ``template`` encoded alone, as DataCollatorForCompletionOnlyLM
+    encodes a string response template (no special tokens, no left context), are no contiguous run of the row's
+    ids, so the collator cannot find where the answer starts (#598)."""
+    wanted = list(tok.encode(template, add_special_tokens=False))
+    ids = [int(i) for i in ids]
+    found = any(ids[k:k + len(wanted)] == wanted for k in range(len(ids) - len(wanted) + 1))
+    return [] if found or not wanted else ["response_template_not_in_row"]

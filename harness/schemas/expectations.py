@@ -52,6 +52,10 @@ SIGNATURES = {
     "pad_id_inside_row": "a token of the row itself (attention mask 1) has the pad token's id, as the EOS or end of "
                          "turn does when pad_token = eos_token; a collator that sets every pad id to -100 (transformers' "
                          "DataCollatorForLanguageModeling) masks it (any path, computed from the collated row)",
+    "response_template_not_in_row": "the ids of DataCollatorForCompletionOnlyLM's response template, encoded alone "
+                                    "as the collator encodes a string template, are no contiguous run of the row's "
+                                    "ids (the template tokenizes differently in context), so the collator finds no "
+                                    "answer start",
     "text_bos_prepended": "a `text` row's tokenizer, called as SFTTrainer calls it (`tokenizer(text=...)`, special "
                           "tokens on), puts its BOS before the text's own tokens: a second BOS where a chat template "
                           "already wrote one, a BOS the template never writes where it has none",
