@@ -368,3 +368,15 @@ def test_response_template_not_in_row_is_read_from_the_row_ids():
     silent = exp.Facts(("response_template_not_in_row",), ())
     assert exp.find(known, "MASK-003", "a-users-tokenizer", "completion_only_collator", "chat_x", at, facts=silent,
                     status="fail") is None
+
+
+def test_mechanism_entries_never_cover_a_catalog_tokenizer():
+    """The repository's mechanism entries (``outside_catalog``) carry a bug to tokenizers the catalog lacks; on a
+    catalog tokenizer a FAIL with the same signature is covered only by a measured entry, so a new way of
+    breaking (here a doubled BOS on qwen2.5, whose tokenizer adds none) still FAILs."""
+    known, at = exp.load(), {"trl": "1.16.0", "transformers": "5.23.0"}
+    facts = exp.Facts(("text_bos_prepended",), ())
+    assert any(e.outside_catalog for e in known)
+    unknown = exp.find(known, "BOS-001", "./my-tokenizer", "text", "chat_single_turn", at, facts=facts, status="fail")
+    assert unknown is not None and unknown.reference == "issue 1400"
+    assert exp.find(known, "BOS-001", "qwen2.5", "text", "chat_single_turn", at, facts=facts, status="fail") is None

@@ -9,6 +9,7 @@ FAIL is known upstream, a covered PASS an XPASS, so a fixed bug makes the run fa
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Expectation:
     signature: str = ""  # a sign the record's own row must carry (``Facts.signs``)
     when_warned: str = ""  # a regex one of the record's TRL warnings must match (only with a signature)
     strict: bool = True  # a PASS it covers is an XPASS; False: a plain PASS (``find`` with ``status="pass"``)
+    outside_catalog: bool = False  # covers only tokenizers that are no catalog or synthetic id
 
     def matches(self, rule: str, tokenizer: str, path: str, case: str, versions: dict, modifier: str = "",
                 facts: Facts = NO_FACTS) -> bool:
@@ -84,6 +86,8 @@ class Expectation:
         if modifier and not _glob_ok(modifier, self.modifier):
             return False
         if not self.signed(facts):
+            return False
+        if self.outside_catalog and tokenizer in _catalog_ids():
             return False
         if (self.except_tokenizer and _glob_ok(tokenizer, self.except_tokenizer)
                 or self.except_case and _glob_ok(case, self.except_case)):
@@ -117,6 +121,13 @@ class Expectations(list):
         if key not in self._applying:
             self._applying[key] = [e for e in self if e.applies(rule, versions, modifier)]
         return self._applying[key]
+
+
+@functools.cache
+def _catalog_ids() -> frozenset[str]:
+    from harness.tokenizers.registry import known_ids
+
+    return frozenset(known_ids())
 
 
 def _glob_ok(value: str, pattern: str | tuple[str, ...]) -> bool:
@@ -158,7 +169,7 @@ def load(path: Path | None = None) -> Expectations:
         Expectation(as_globs(e.rule), as_globs(e.tokenizer), as_globs(e.path), as_globs(e.case), e.trl or "",
                     e.transformers or "", reference_of(e.model_dump()), "" if e.modifier is None else as_globs(e.modifier),
                     exclusions(e.except_tokenizer), exclusions(e.except_case), e.signature or "",
-                    e.when_warned or "", e.strict)
+                    e.when_warned or "", e.strict, e.outside_catalog)
         for e in doc.expectations)
 
 

@@ -98,6 +98,11 @@ class Expectation(Strict):
         None, description="one line: what happens, for the findings table in docs/findings.md (entries with the "
         "same reference share it)")
     note: str | None = Field(None, description="what happens and how it was measured")
+    outside_catalog: bool = Field(
+        False, description="true: covers only tokenizers that are neither catalog nor synthetic ids (a user's folder "
+        "or Hub id that is no copy of a catalog tokenizer, a catalog template someone edited). For a mechanism entry "
+        "that carries a known bug to tokenizers the catalog lacks, while catalog tokenizers keep only their measured "
+        "entries, so a new failure on them still FAILs")
     strict: bool = Field(
         True, description="true: a PASS this entry covers is an XPASS (the bug is gone: remove the entry). false: "
         "a PASS stays a PASS; for an entry about a mechanism that names several rules (a `signature`, or a whole TRL "

@@ -42,7 +42,8 @@ def _key_fields(entry: dict) -> exp.Expectation:
                            str(entry.get("trl", "")), str(entry.get("transformers", "")), "x",
                            exp.as_globs(entry["modifier"]) if "modifier" in entry else "",
                            exp.exclusions(entry.get("except_tokenizer")), exp.exclusions(entry.get("except_case")),
-                           *(str(entry.get(k, "")) for k in SIGNATURE_KEYS), bool(entry.get("strict", True)))
+                           *(str(entry.get(k, "")) for k in SIGNATURE_KEYS), bool(entry.get("strict", True)),
+                           bool(entry.get("outside_catalog", False)))
 
 
 def _signature(entry: dict) -> exp.Expectation:
