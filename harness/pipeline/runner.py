@@ -31,8 +31,9 @@ class Record:
     evidence: dict = field(default_factory=dict)
     expected_failure: str | None = None
     modifier: str | None = None  # batch rules: the modifier that laid the batch out (packing, padding-free)
-    # the row's signatures and, with them, TRL's warnings on its dataset: what an expectation's `signature` and
-    # `when_warned` are matched against when a report is read again (absent when the row has no signature)
+    # the row's signatures and, where one of them is read with TRL's warnings (an entry's `when_warned`), those
+    # warnings on its dataset: what `signature` and `when_warned` are matched against when a report is read
+    # again (absent when the row has no signature)
     signs: list[str] | None = None
     warnings: list[str] | None = None
 
@@ -182,13 +183,16 @@ class Session:
 
         versions = library_versions()
         expectations = exp.Expectations.of(expectations)
+        warned = {e.signature for e in expectations if e.when_warned}  # signs read with TRL's warnings
         out = into if into is not None else []
         for tid in tokenizer_ids:
             known_as = self.expectation_tokenizer(tid)
             for path in paths:
                 for case in self.cases:
                     facts = self.facts(tid, path, case.id)
-                    signed = {"signs": list(facts.signs), "warnings": list(facts.warnings)} if facts.signs else {}
+                    signed = {"signs": list(facts.signs)} if facts.signs else {}
+                    if warned.intersection(facts.signs):
+                        signed["warnings"] = list(facts.warnings)
                     for r in rules:
                         v = self.judge(tid, path, case, r)
                         e = exp.find(expectations, r.id, known_as, path, case.id, versions, facts=facts, status=v.status)
