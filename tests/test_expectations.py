@@ -380,3 +380,15 @@ def test_mechanism_entries_never_cover_a_catalog_tokenizer():
     unknown = exp.find(known, "BOS-001", "./my-tokenizer", "text", "chat_single_turn", at, facts=facts, status="fail")
     assert unknown is not None and unknown.reference == "issue 1400"
     assert exp.find(known, "BOS-001", "qwen2.5", "text", "chat_single_turn", at, facts=facts, status="fail") is None
+
+
+def test_chatml_collator_rows_carry_the_sign_where_the_generation_prompt_is_not_in_the_render():
+    """DataCollatorForChatML's split (``messages[:-1]`` with the generation prompt): QwQ's generation prompt ends
+    with '<think>\\n', which the conversation's render lacks, so its rows carry ``prompt_render_not_prefix``;
+    Qwen2.5's rows do not."""
+    from harness.adapters.collators import chatml_collator_signs
+    from harness.tokenizers import registry
+
+    chat = [{"role": "user", "content": "Capital of France?"}, {"role": "assistant", "content": "Paris."}]
+    assert chatml_collator_signs(registry.load("qwq").tokenizer, chat) == ["prompt_render_not_prefix"]
+    assert chatml_collator_signs(registry.load("qwen2.5").tokenizer, chat) == []

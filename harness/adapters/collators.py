@@ -88,6 +88,7 @@ class ChatMLCollatorPath(PathAdapter):
                     ids, labels, att = row_of_batch(batch, 0)
                 out[case.id] = self.make_encoding(lt, case, "last_assistant", ids, labels, att, seen.since(mark),
                                                   tok)
+                out[case.id].signs += chatml_collator_signs(tok, case.conversation)
         return out
 
     def batch_collator(self, lt, tok, case, neighbours):
@@ -201,3 +202,18 @@ def response_template_signs(ids: list[int], template: str, tok) -> list[str]:
     ids = [int(i) for i in ids]
     found = any(ids[k:k + len(wanted)] == wanted for k in range(len(ids) - len(wanted) + 1))
     return [] if found or not wanted else ["response_template_not_in_row"]
+
+
+def chatml_collator_signs(tok, messages: list) -> list[str]:
+    """``prompt_render_not_prefix`` for DataCollatorForChatML, which finds where the answer starts from
+    ``messages[:-1]`` rendered with ``add_generation_prompt=True``: the sign holds when those ids are no prefix of
+    the whole conversation's (a generation prompt the conversation lacks, such as ``<think>\\n``, or a preamble
+    written only with it). None where the template refuses either render."""
+    from harness.adapters.sft_trainer import _chat_ids
+
+    try:
+        prompt = _chat_ids(tok, list(messages[:-1]), add_generation_prompt=True)
+        full = _chat_ids(tok, list(messages))
+    except Exception:  # noqa: BLE001 - a template that refuses the render: no sign
+        return []
+    return ["prompt_render_not_prefix"] if full[:len(prompt)] != prompt else []

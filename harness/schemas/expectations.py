@@ -48,7 +48,9 @@ SIGNATURES = {
                                 "`add_generation_prompt=True` from 0.24) with the row's `tools` and "
                                 "`chat_template_kwargs`, is not a prefix of its prompt + completion messages rendered "
                                 "together (a generation prompt the conversation lacks, a system message or tool-turn "
-                                "end that depends on what follows), so SFTTrainer misplaces where the completion starts",
+                                "end that depends on what follows), so SFTTrainer misplaces where the completion starts; on "
+                                "the chatml_collator path, `messages[:-1]` rendered with `add_generation_prompt=True` "
+                                "against the whole conversation, DataCollatorForChatML's own split",
     "pad_id_inside_row": "a token of the row itself (attention mask 1) has the pad token's id, as the EOS or end of "
                          "turn does when pad_token = eos_token; a collator that sets every pad id to -100 (transformers' "
                          "DataCollatorForLanguageModeling) masks it (any path, computed from the collated row)",
