@@ -38,6 +38,19 @@ def test_matrix_applies_current_expectations(tmp_path):
     assert "1x" in matrix.markdown(data)
 
 
+def test_matrix_judges_a_renamed_copy_as_the_run_did(tmp_path):
+    """A report of a copied tokenizer folder says which catalog tokenizer it was judged as (``judged_as``); the
+    matrix matches expectations by that id too, so the copy's known FAIL stays known there."""
+    rep = _rep("0.8.6", "fail")
+    rep["records"][0]["tokenizer"] = "/data/our-copy"
+    rep["run_info"]["tokenizers"] = {"/data/our-copy": {"judged_as": "t"}}
+    (tmp_path / "trl-0.8.6.json").write_text(json.dumps(rep))
+    exp = tmp_path / "exp.yaml"
+    exp.write_text("expectations:\n- {rule: EOS-001, tokenizer: t, path: text, issue: 1623}\n")
+    data = matrix.build(matrix.load_reports([str(tmp_path / "trl-0.8.6.json")]), str(exp))
+    assert "1x" in matrix.markdown(data)
+
+
 def test_a_bug_that_comes_back_is_listed_twice():
     from harness.views.matrix import bad_intervals
 
