@@ -143,10 +143,26 @@ def verdicts_section(v: dict | None) -> list[str]:
     return out + [""]
 
 
+def mechanism_section(m: dict | None) -> list[str]:
+    out = ["## Known bugs on tokenizers the catalog lacks (`bench/mechanism_coverage.py`)", ""]
+    if not m:
+        return out + [("Not measured: run `.venv/bin/python bench/mechanism_coverage.py REPORT... "
+                       "--json reports/mechanism-coverage.json`."), ""]
+    out += [("Of the FAILs each report records as known upstream (catalog tokenizers, golden cases), how many the "
+             "expectations still recognise when the tokenizer has an id no entry names (a user's own, a forked "
+             "catalog template), from the record's own signatures and warnings."), "",
+            "| report | TRL | known-upstream FAILs | still known, unnamed | share |", "|---|---|---|---|---|"]
+    for name, c in m.items():
+        known, kept = c.get("known", 0), c.get("still_known", 0)
+        share = f"{100 * kept / known:.1f} %" if known else "-"
+        out.append(f"| {name} | {c['trl']} | {known} | {kept} | {share} |")
+    return out + [""]
+
+
 SECTIONS = ((tests_section, "pytest-time.json"), (bench_section, "bench.json"), (run_wall_section, "run-wall.json"),
             (releases_section, "releases/timings.json"), (warm_releases_section, "releases-warm/timings.json"),
             (verdicts_section, "verdicts-before-after.json"), (training_section, "training.json"),
-            (check_section, "check-public.json"))
+            (check_section, "check-public.json"), (mechanism_section, "mechanism-coverage.json"))
 
 
 def previous_sections(text: str) -> dict[str, list[str]]:

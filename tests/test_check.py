@@ -262,7 +262,7 @@ def test_text_rows_of_a_template_the_catalog_does_not_have_get_the_known_upstrea
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(fork))
-    assert _text_signs("Hello", tok) == ["text_bos_prepended", "text_eos_appended"]
+    assert _text_signs("Hello", tok) == ["text_bos_prepended", "text_without_eos"]
     assert _text_signs(tok.bos_token + "Hello" + tok.eos_token, tok) == ["text_bos_prepended"]
 
 

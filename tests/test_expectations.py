@@ -245,7 +245,7 @@ def test_facts_of_a_report_record():
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"signature": "tokens_merge"}, (r"expectations\[0\]\.signature: input should be 'divergence_in_prompt', "
-                                     r"'prompt_render_not_prefix', .* or 'text_eos_appended', got 'tokens_merge'")),
+                                     r"'prompt_render_not_prefix', .* or 'text_without_eos', got 'tokens_merge'")),
     ({"signature": None, "when_warned": "x"}, r"when_warned needs a signature"),
     ({"when_warned": "("}, r"expectations\[0\]\.when_warned: not a regular expression"),
 ])

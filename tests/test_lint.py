@@ -54,7 +54,8 @@ BUG = ("bugs:\n  - {id: b, title: t, upstream: {prs: [1]}, finding: 'EOS-001:lla
      "expectations[0]: needs an upstream reference (issue, pr or url) or a written reason"),
     (EXPECTATION.replace("tokenizer: llama3", "tokeniser: llama3"),
      ("expectations[0].tokeniser: unknown field (allowed: case, except_case, except_tokenizer, issue, modifier, note, "
-      "path, pr, reason, rule, signature, summary, tokenizer, transformers, trl, url, when_warned)")),
+      "outside_catalog, path, pr, reason, rule, signature, strict, summary, tokenizer, transformers, trl, url, "
+      "when_warned)")),
     (EXPECTATION.replace("tokenizer: llama3", "tokenizer: lama3"), "expectations[0].tokenizer: 'lama3' matches no tokenizer"),
     (EXPECTATION.replace("case: pc_plain", "case: [pc_plain, chat_nope*]"),
      "expectations[0].case[1]: 'chat_nope*' matches no case"),

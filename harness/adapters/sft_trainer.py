@@ -268,7 +268,7 @@ def row_signs(row: dict, tok) -> list[str]:
     """The signatures (``harness/schemas/expectations.py`` ``SIGNATURES``) of one dataset row (with its
     ``tools`` / ``chat_template_kwargs`` columns), from the row itself: ``divergence_in_prompt`` for string
     prompt/completion rows, ``prompt_render_not_prefix`` for message-list ones, ``text_bos_prepended`` and
-    ``text_eos_appended`` for ``text`` rows."""
+    ``text_without_eos`` for ``text`` rows."""
     prompt, completion = row.get("prompt"), row.get("completion")
     if isinstance(prompt, str) and isinstance(completion, str):
         return _string_signs(prompt, completion, tok)
@@ -282,15 +282,16 @@ def row_signs(row: dict, tok) -> list[str]:
 def _text_signs(text: str, tok) -> list[str]:
     """What SFTTrainer adds to a ``text`` row on its own: ``text_bos_prepended`` when the tokenizer, called as
     TRL calls it (``tokenizer(text=...)``, special tokens on), puts its BOS before the text's own tokens (a
-    second one when a chat template already wrote it); ``text_eos_appended`` when the text does not end with
-    ``eos_token`` (from 0.17 ``add_eos`` appends it, also after a template's own end of turn)."""
+    second one when a chat template already wrote it); ``text_without_eos`` when the text does not end with
+    ``eos_token`` (from 0.17 ``add_eos`` appends it, also after a template's own end of turn; before 0.16 plain
+    text stays without one)."""
     signs = []
     plain = list(tok(text=text, add_special_tokens=False)["input_ids"])
     special = list(tok(text=text)["input_ids"])
     if tok.bos_token_id is not None and special[:1] == [tok.bos_token_id] and special[1:len(plain) + 1] == plain:
         signs.append("text_bos_prepended")
     if tok.eos_token and not text.endswith(tok.eos_token):
-        signs.append("text_eos_appended")
+        signs.append("text_without_eos")
     return signs
 
 

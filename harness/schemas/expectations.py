@@ -61,8 +61,9 @@ SIGNATURES = {
     "text_bos_prepended": "a `text` row's tokenizer, called as SFTTrainer calls it (`tokenizer(text=...)`, special "
                           "tokens on), puts its BOS before the text's own tokens: a second BOS where a chat template "
                           "already wrote one, a BOS the template never writes where it has none",
-    "text_eos_appended": "a `text` row does not end with `eos_token`, so SFTTrainer (0.17+, `add_eos`) appends it, "
-                         "also after a chat template's own end of turn (`<|im_end|>\\n`, `<|eot_id|>`)",
+    "text_without_eos": "a `text` row does not end with `eos_token`: SFTTrainer 0.17+ (`add_eos`) appends it, also "
+                        "after a chat template's own end of turn (`<|im_end|>\\n`, `<|eot_id|>`); releases before "
+                        "0.16 leave plain text without one",
 }
 Signature = Literal[tuple(SIGNATURES)]  # type: ignore[valid-type]
 
