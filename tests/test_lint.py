@@ -245,3 +245,15 @@ def test_without_reports_expectations_are_not_judged_by_exercise(capsys, tmp_pat
     exp_file = tmp_path / "trl.yaml"
     exp_file.write_text(EXPECTATIONS_FIXTURE, encoding="utf-8")
     assert _lint(capsys, exp_file) == (0, [])
+
+
+def test_an_entry_about_tokenizers_outside_the_catalog_is_not_asked_to_be_exercised(capsys, tmp_path):
+    """``outside_catalog`` entries cover only tokenizers the catalog lacks, which the catalog's reports never hold, so
+    ``--reports`` does not call them unexercised (a catalog entry beside it still is)."""
+    exp_file = tmp_path / "trl.yaml"
+    exp_file.write_text("expectations:\n  - {rule: EOS-001, path: text, outside_catalog: true, strict: false, "
+                        "issue: 1623}\n  - {rule: EOS-002, path: text, issue: 976}\n", encoding="utf-8")
+    report = tmp_path / "trl-1.16.0.json"
+    _report(report, "1.16.0", [("EOS-001", "qwen2.5", "text", "pc_plain", "fail")])
+    code, out = _lint(capsys, exp_file, "--reports", str(report))
+    assert code == 2 and len(out) == 1 and out[0].startswith(f"{exp_file}: expectations[1]: exercised by no report")
