@@ -98,3 +98,17 @@ def test_the_table_replaces_only_the_text_between_the_markers():
         ft.with_table("no markers", "x")
     with pytest.raises(ValueError, match="docs/findings.md: the findings table markers are missing"):
         ft.with_table("no markers", "x", "docs/findings.md")
+
+
+def test_a_mechanism_entry_adds_tokenizers_outside_the_catalog_not_its_rules(tmp_path):
+    """An ``outside_catalog`` entry with the same reference says the finding also reaches tokenizers the catalog
+    lacks; the row's rules and paths stay those measured on the catalog."""
+    exp, pins = _files(tmp_path, [
+        {"rule": "EOS-002", "path": "text", "tokenizer": "a", "issue": 976, "summary": "EOS is masked"},
+        {"rule": ["EOS-002", "MASK-005"], "path": ["text", "messages"], "signature": "pad_id_inside_row",
+         "outside_catalog": True, "strict": False, "issue": 976},
+        {"rule": "MASK-005", "path": "messages", "outside_catalog": True, "strict": False, "pr": 7},
+    ])
+    rows = ft.rows(_loaded(exp), ft.pinned_versions(pins), TITLES)
+    assert rows[0][:3] == ["EOS-002", "text", "a; tokenizers outside the catalog (by mechanism)"]
+    assert rows[1][:3] == ["MASK-005", "messages", "tokenizers outside the catalog (by mechanism)"]

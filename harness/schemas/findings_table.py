@@ -62,12 +62,20 @@ def _reference(entry) -> tuple[str, str]:
 
 
 def _tokenizers(entries) -> str:
-    if any("*" in _globs(e.tokenizer) for e in entries):
-        left_out = sorted({t for e in entries for t in _globs(e.except_tokenizer)})
-        return "all" + (f" but {', '.join(left_out)}" if left_out else "")
-    names = sorted({t for e in entries for t in _globs(e.tokenizer)})
-    shown = ", ".join(names[:MAX_TOKENIZERS])
-    return shown + (f" and {len(names) - MAX_TOKENIZERS} more" if len(names) > MAX_TOKENIZERS else "")
+    """The catalog tokenizers the measured entries name, then whether mechanism entries (``outside_catalog``)
+    carry the finding to tokenizers the catalog lacks."""
+    measured = [e for e in entries if not e.outside_catalog]
+    beyond = "tokenizers outside the catalog (by mechanism)" if len(measured) < len(entries) else ""
+    if not measured:
+        return beyond
+    if any("*" in _globs(e.tokenizer) for e in measured):
+        left_out = sorted({t for e in measured for t in _globs(e.except_tokenizer)})
+        shown = "all" + (f" but {', '.join(left_out)}" if left_out else "")
+    else:
+        names = sorted({t for e in measured for t in _globs(e.tokenizer)})
+        shown = ", ".join(names[:MAX_TOKENIZERS])
+        shown += f" and {len(names) - MAX_TOKENIZERS} more" if len(names) > MAX_TOKENIZERS else ""
+    return f"{shown}; {beyond}" if beyond else shown
 
 
 def _paths(entries) -> str:
@@ -96,9 +104,10 @@ def rows(entries, versions: dict[str, str], titles: dict[str, str]) -> list[list
     groups, cells = _by_reference(entries, versions)
     out = []
     for key, group in groups.items():
-        rules = list(dict.fromkeys(r for e in group for r in _globs(e.rule)))
+        shown = [e for e in group if not e.outside_catalog] or group  # rules and paths as measured on the catalog
+        rules = list(dict.fromkeys(r for e in shown for r in _globs(e.rule)))
         summary = next((e.summary for e in group if e.summary), None) or "; ".join(titles.get(r, r) for r in rules)
-        out.append([", ".join(rules), _paths(group), _tokenizers(group), summary.replace("|", "\\|"), cells[key]])
+        out.append([", ".join(rules), _paths(shown), _tokenizers(group), summary.replace("|", "\\|"), cells[key]])
     return sorted(out, key=lambda row: (row[0], row[1]))
 
 
