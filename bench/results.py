@@ -150,7 +150,8 @@ def mechanism_section(m: dict | None) -> list[str]:
                        "--json reports/mechanism-coverage.json`."), ""]
     out += [("Of the FAILs each report records as known upstream (catalog tokenizers, golden cases), how many the "
              "expectations still recognise when the tokenizer has an id no entry names (a user's own, a forked "
-             "catalog template), from the record's own signatures and warnings."), "",
+             "catalog template), from the record's own signatures and warnings. Reports: `sft-conformance run "
+             "--tokenizer all` in each release's environment."), "",
             "| report | TRL | known-upstream FAILs | still known, unnamed | share |", "|---|---|---|---|---|"]
     for name, c in m.items():
         known, kept = c.get("known", 0), c.get("still_known", 0)
