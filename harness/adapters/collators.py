@@ -209,11 +209,7 @@ def chatml_collator_signs(tok, messages: list) -> list[str]:
     ``messages[:-1]`` rendered with ``add_generation_prompt=True``: the sign holds when those ids are no prefix of
     the whole conversation's (a generation prompt the conversation lacks, such as ``<think>\\n``, or a preamble
     written only with it). None where the template refuses either render."""
-    from harness.adapters.sft_trainer import _chat_ids
+    from harness.adapters.sft_trainer import prompt_render_not_prefix
 
-    try:
-        prompt = _chat_ids(tok, list(messages[:-1]), add_generation_prompt=True)
-        full = _chat_ids(tok, list(messages))
-    except Exception:  # noqa: BLE001 - a template that refuses the render: no sign
-        return []
-    return ["prompt_render_not_prefix"] if full[:len(prompt)] != prompt else []
+    split = prompt_render_not_prefix(tok, list(messages[:-1]), list(messages), {"add_generation_prompt": True})
+    return ["prompt_render_not_prefix"] if split else []

@@ -332,12 +332,19 @@ def _conversational_signs(row: dict, tok) -> list[str]:
     tools = row.get("tools")
     kwargs = {"tools": json.loads(tools) if isinstance(tools, str) else tools, **(row.get("chat_template_kwargs") or {})}
     prompt, conversation = list(row["prompt"]), list(row["prompt"]) + list(row["completion"])
+    return ["prompt_render_not_prefix"] if prompt_render_not_prefix(tok, prompt, conversation, how, **kwargs) else []
+
+
+def prompt_render_not_prefix(tok, prompt: list, conversation: list, prompt_kwargs: dict, **kwargs) -> bool:
+    """Whether the ids of ``prompt`` rendered with ``prompt_kwargs`` (and ``kwargs``) are no prefix of the ids of
+    ``conversation`` rendered with ``kwargs``; False where the template refuses either render (TRL then refuses
+    the row too, and there is no sign)."""
     try:
-        prompt_ids = _chat_ids(tok, prompt, **how, **kwargs)
+        prompt_ids = _chat_ids(tok, prompt, **prompt_kwargs, **kwargs)
         full_ids = _chat_ids(tok, conversation, **kwargs)
-    except Exception:  # noqa: BLE001 - a template that refuses the row: TRL refuses it too, no sign
-        return []
-    return ["prompt_render_not_prefix"] if full_ids[:len(prompt_ids)] != prompt_ids else []
+    except Exception:  # noqa: BLE001 - a template that refuses the render
+        return False
+    return full_ids[:len(prompt_ids)] != prompt_ids
 
 
 def _chat_ids(tok, messages: list, **kwargs) -> list[int]:
