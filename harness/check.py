@@ -303,7 +303,7 @@ def run_check(source: str, tokenizer: str, settings: dict, split: str | None = N
 
     from conformance.rules import RULES
     from harness.pipeline import expectations
-    from harness.pipeline.runner import Session
+    from harness.pipeline.runner import Session, tokenizer_info
     from harness.views import report as report_mod
 
     text_field = settings.get("dataset_text_field") or "text"
@@ -335,8 +335,7 @@ def run_check(source: str, tokenizer: str, settings: dict, split: str | None = N
         unpacked = Session([dataclasses.replace(c, max_length=None) for c in cases], {p.path: adapter})
         records += unpacked.modifier_records([tokenizer], [p.path], exps, modifiers=[p.modifier])
     seconds = time.perf_counter() - t0
-    info = {tokenizer: {"hash": lt.content_hash, "source": lt.source, "family": lt.family,
-                        "judged_as": session.expectation_tokenizer(tokenizer)}}
+    info = {tokenizer: tokenizer_info(session, tokenizer)}
     evidence = [ev for c in cases if (ev := session.evidence(tokenizer, p.path, c)) is not None]
     rep = report_mod.build(records, info, seconds, {"tokenizers": [tokenizer], "paths": [p.path],
                                                     "rules": list(RULES), "cases": [c.id for c in cases]}, evidence)

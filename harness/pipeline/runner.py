@@ -366,11 +366,10 @@ def tokenizer_info(session: Session, tid: str) -> dict:
         lt = session.tokenizer(tid)
     except tokenizer_registry.TokenizerUnavailable as exc:
         return {"status": "not evaluated", "reason": str(exc)}
-    judged_as = session.expectation_tokenizer(tid)
     return {"hash": lt.content_hash, "source": lt.source, "family": lt.family, "eot_token": lt.eot_token,
             "bos_token": lt.tokenizer.bos_token, "eos_token": lt.tokenizer.eos_token,
             "pad_token": lt.tokenizer.pad_token, "has_chat_template": lt.has_chat_template,
-            **({"judged_as": judged_as} if judged_as != tid else {})}  # a copy of a catalog tokenizer
+            "judged_as": session.expectation_tokenizer(tid)}  # the catalog tokenizer a copied folder is
 
 
 def _jsonable(obj):
