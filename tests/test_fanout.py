@@ -81,26 +81,37 @@ def test_jobs_from_the_environment(monkeypatch):
 def test_a_refused_group_is_parted_by_the_templates_refusal_with_the_same_verdicts(monkeypatch):
     """Gemma 3's template raises on a tool turn (roles must alternate): the refused group is parted by that
     is bisected. Fewer trainer builds, and every case gets exactly what bisecting alone gives it."""
+    import copy
+
     from harness import adapters
     from harness.adapters import base, trl_driver
+    from harness.adapters.trainer_reuse import TrainerReuse
     from harness.pipeline.cases import load_cases
     from harness.pipeline.encoding import Encoding
     from harness.tokenizers import registry
 
     lt = registry.load("gemma3")
     cases = load_cases()
-    builds = {"n": 0}
-    real = trl_driver.make_trainer
+    builds = {"n": 0}  # TRL preparations: trainers built, and kept trainers preparing again (trainer_reuse)
+    real, real_again = trl_driver.make_trainer, TrainerReuse.prepare
 
     def counting(*args, **kwargs):
         builds["n"] += 1
         return real(*args, **kwargs)
 
+    def counting_again(*args, **kwargs):
+        prepared = real_again(*args, **kwargs)
+        builds["n"] += prepared is not None
+        return prepared
+
     monkeypatch.setattr(trl_driver, "make_trainer", counting)
+    monkeypatch.setattr(TrainerReuse, "prepare", counting_again)
 
     def encode():
         builds["n"] = 0
-        out = adapters.get("messages").encode(lt, cases)
+        adapter = copy.copy(adapters.get("messages"))  # no trainers kept from an earlier encode
+        adapter._reuse = TrainerReuse()
+        out = adapter.encode(lt, cases)
         return {k: (v.input_ids, v.labels, v.refused, v.dropped) if isinstance(v, Encoding) else v.reason
                 for k, v in out.items()}, builds["n"]
 

@@ -24,6 +24,7 @@ from harness.adapters.datasets_patch import without_dataset_fingerprints
 from harness.adapters.lending import lent_tokenizer
 from harness.adapters.neighbours import neighbour_case
 from harness.adapters.tiny_model import tiny_model
+from harness.adapters.trainer_reuse import TrainerReuse, tokenizer_state
 from harness.adapters.trl_driver import (
     completion_scope,
     model_inputs,
@@ -102,7 +103,7 @@ class SFTTrainerPath(PathAdapter):
             rows.append({**self.neighbour_row(case, lt), **self.columns(case), CASE_COLUMN: -(i + 1)})
         with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
               frozen_clock()):
-            trainer, index = self._prepare(tok, rows, tmp, max_length)
+            trainer, index = self._prepare(tok, rows, tmp, max_length, seen)
             prepared = model_inputs(trainer.train_dataset)
             scope = self.scope(trainer)
             out = {}
@@ -210,7 +211,7 @@ class SFTTrainerPath(PathAdapter):
                                        cuts=mod.cuts, spans=mod.spans, separator=separator))
         return batches
 
-    def _prepare(self, tok, rows, tmp, max_length):
+    def _prepare(self, tok, rows, tmp, max_length, seen=None):
         """Build the trainer; map prepared rows back to cases.
 
         Newer TRL keeps extra columns, so an index column says which row is which (and which
@@ -226,7 +227,7 @@ class SFTTrainerPath(PathAdapter):
         for data in modes:
             try:
                 with phase("trl_prepare"):
-                    trainer = self.make_trainer(tiny_model(tok), tok, data, tmp, max_length)
+                    trainer = self._trainer_for(tok, data, tmp, max_length, seen)
             except Exception as exc:  # noqa: BLE001 - try the next way a user of this release would do it
                 error = exc
                 continue
@@ -240,12 +241,30 @@ class SFTTrainerPath(PathAdapter):
             if len(prepared) == len(rows):
                 return trainer, {int(r[CASE_COLUMN]): k for k, r in enumerate(rows)}
             if len(rows) == 2:  # one case and its neighbour: prepare the case alone to see which was removed
-                return self._prepare(tok, rows[:1], tmp, max_length)
+                return self._prepare(tok, rows[:1], tmp, max_length, seen)
             if len(rows) == 1:
                 return trainer, {}
             raise RowsRemoved(f"this TRL removed {len(rows) - len(prepared)} of {len(rows)} rows and keeps "
                               "no index column, so each case is prepared alone to see which")
         raise error
+
+    def _trainer_for(self, tok, rows, tmp, max_length, seen):
+        """The trainer for ``rows``: a kept one preparing them again (``trainer_reuse``, with the warnings
+        ``seen`` of this group), else a new one, kept for later groups when its construction allows it."""
+        reuse = self.__dict__.get("_reuse")
+        if reuse is None:
+            reuse = self._reuse = TrainerReuse()
+        options = self.options()
+        if seen is not None:
+            trainer = reuse.prepare(tok, rows, options, max_length, tmp)
+            if trainer is not None:
+                return trainer
+        state, mark = tokenizer_state(tok), seen.mark() if seen is not None else None
+        with reuse.watch(seen) as calls:
+            trainer = self.make_trainer(tiny_model(tok), tok, rows, tmp, max_length)
+        if seen is not None:
+            reuse.keep(trainer, calls, seen, tok, state, rows, options, max_length, tmp, mark)
+        return trainer
 
     def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok):
         enc = super().make_encoding(lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok)

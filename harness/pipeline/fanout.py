@@ -14,10 +14,13 @@ ignore SIGINT); the parent stops the workers and keeps the results that came bac
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 
@@ -70,8 +73,19 @@ def fill(results: dict[str, dict], tokenizer_ids: list[str], work: Work, jobs: i
 
 def _start_worker(setup, setup_args) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    atexit.register(_exit_without_teardown)  # registered after torch's own handlers, so it runs first
     if setup is not None:
         setup(*setup_args)
+
+
+def _exit_without_teardown() -> None:
+    """End a worker at once when the pool lets it go. Its results have been sent by then; the interpreter's
+    teardown of torch, the tokenizers and the datasets it holds took 2-3 s per worker at the end of every run
+    (measured: close + join of two workers 1.96 s, 0.24 s with this)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def _run_one(work: Work, tid: str) -> tuple[str, dict]:
