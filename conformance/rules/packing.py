@@ -60,7 +60,33 @@ def batch_rule(rule_id: str, title: str):
     return wrap
 
 
-def document_starts(row: PackedRow, documents: dict[str, list[int]]) -> list[tuple[int, str]]:
+@dataclass(frozen=True)
+class DocumentIndex:
+    """The documents of a batch as ``document_starts`` looks them up, built once per batch rather than once per
+    row: each distinct token sequence (with the first id that has it), the sequences by their first token, and
+    every (sequence, offset >= 1) by the token at that offset (where a cut document's continuation may begin)."""
+
+    distinct: dict[tuple, str]
+    by_first: dict[int, list[tuple]]
+    by_inner: dict[int, list[tuple[tuple, int]]]
+
+
+def document_index(documents: dict[str, list[int]]) -> DocumentIndex:
+    distinct: dict[tuple, str] = {}
+    for doc_id, doc in documents.items():
+        if doc:
+            distinct.setdefault(tuple(doc), doc_id)
+    by_first: dict[int, list[tuple]] = {}
+    by_inner: dict[int, list[tuple[tuple, int]]] = {}
+    for doc in distinct:
+        by_first.setdefault(doc[0], []).append(doc)
+        for j in range(1, len(doc)):
+            by_inner.setdefault(doc[j], []).append((doc, j))
+    return DocumentIndex(distinct, by_first, by_inner)
+
+
+def document_starts(row: PackedRow, documents: dict[str, list[int]],
+                    index: DocumentIndex | None = None) -> list[tuple[int, str]]:
     """(position, document id) of each document that starts inside the row after its first real token.
 
     The row's real tokens are tiled, with the fewest pieces, by: the end (or a middle part) of a
@@ -74,13 +100,8 @@ def document_starts(row: PackedRow, documents: dict[str, list[int]]) -> list[tup
         return []
     lo, hi = real[0], real[-1] + 1
     ids = row.input_ids
-    distinct: dict[tuple, str] = {}
-    for doc_id, doc in documents.items():
-        if doc:
-            distinct.setdefault(tuple(doc), doc_id)
-    by_first: dict[int, list[tuple]] = {}
-    for doc in distinct:
-        by_first.setdefault(doc[0], []).append(doc)
+    index = index or document_index(documents)
+    distinct, by_first = index.distinct, index.by_first
     best: dict[int, tuple[int, int, str | None]] = {}  # end -> (pieces, start, document id or None)
 
     def relax(end, pieces, start, doc_id):
@@ -89,11 +110,10 @@ def document_starts(row: PackedRow, documents: dict[str, list[int]]) -> list[tup
 
     best[lo] = (0, lo, None)
     head = ids[lo:hi]
-    for doc in distinct:  # a continuation of a document cut before this row
-        for j in range(1, len(doc)):
-            tail = doc[j:]
-            if list(tail[:len(head)]) == head[:len(tail)]:
-                relax(lo + min(len(tail), len(head)), 1, lo, None)
+    for doc, j in index.by_inner.get(head[0], ()):  # a continuation of a document cut before this row
+        tail = doc[j:]
+        if list(tail[:len(head)]) == head[:len(tail)]:
+            relax(lo + min(len(tail), len(head)), 1, lo, None)
     for k in range(lo, hi):  # in order: every piece ending at k was relaxed from an earlier start
         if k not in best:
             continue
@@ -117,13 +137,16 @@ def document_starts(row: PackedRow, documents: dict[str, list[int]]) -> list[tup
 
 def _starts_one_by_one(ids, lo, hi, documents) -> list[tuple[int, str]]:
     taken = [False] * len(ids)
+    at: dict[int, list[int]] = {}  # token id -> its positions in the row, in order (a document is tried only there)
+    for k in range(lo, hi):
+        at.setdefault(ids[k], []).append(k)
     starts = []
     for doc_id, doc in sorted(documents.items(), key=lambda kv: -len(kv[1])):
         n = len(doc)
         if not n:
             continue
-        for k in range(lo, hi):
-            if taken[k] or ids[k] != doc[0]:
+        for k in at.get(doc[0], ()):
+            if taken[k]:
                 continue
             m = min(n, hi - k)
             if (m == n or m >= MIN_CUT_MATCH) and ids[k:k + m] == doc[:m] and not any(taken[k:k + m]):
@@ -139,7 +162,8 @@ def boundary_masked(rows: list[PackedRow], documents: dict[str, list[int]]) -> V
     previous document's last token: training it teaches the model to continue one document with the
     next. Packing and padding-free collators must set it to -100 (TRL's ``labels[position_ids == 0]
     = -100``)."""
-    starts = [(r, k, d) for r, row in enumerate(rows) for k, d in document_starts(row, documents)]
+    index = document_index(documents)
+    starts = [(r, k, d) for r, row in enumerate(rows) for k, d in document_starts(row, documents, index)]
     if not starts:
         return not_applicable("no row holds more than one document")
     bad = [(r, k, d) for r, k, d in starts if rows[r].labels[k] != IGNORE_INDEX]
@@ -165,7 +189,8 @@ def documents_isolated(rows: list[PackedRow], documents: dict[str, list[int]]) -
     at 0 (consumed by flash / varlen attention and by transformers' packed-sequence masks) or
     explicit sequence boundaries. Without either, a document attends to every document before it in
     the row and its positions continue from theirs."""
-    starts = [(r, k, d) for r, row in enumerate(rows) for k, d in document_starts(row, documents)]
+    index = document_index(documents)
+    starts = [(r, k, d) for r, row in enumerate(rows) for k, d in document_starts(row, documents, index)]
     if not starts:
         return not_applicable("no row holds more than one document")
     marks = [_separator(rows[r], k) for r, k, _ in starts]
