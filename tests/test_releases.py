@@ -85,9 +85,10 @@ def _fake_run(monkeypatch, fail_install=(), crash=()):
             raise release_envs.EnvError(f"trl=={version}: uv could not install trl=={version}: no matching wheel")
         return Path(sys.executable), 0.1
 
-    def run_suite(python, report, run_args=()):
+    def run_suite(python, report, run_args=(), workers=None):
         version = next(t.trl for t in TARGETS if f"{t.name}." in report.name)
         calls.append(version)
+        WORKERS[version] = workers
         if version in crash:
             return 1, "ImportError: cannot import name 'X'"
         report.write_text(json.dumps(_report(version, "pass")))
@@ -99,6 +100,17 @@ def _fake_run(monkeypatch, fail_install=(), crash=()):
 
 
 TARGETS = [Target(v) for v in ("0.8.0", "0.8.1", "0.9.0", "0.10.0")]
+WORKERS: dict[str, int | None] = {}
+
+
+def test_releases_run_at_once_share_the_cores_instead_of_each_starting_workers_for_all(tmp_path, monkeypatch):
+    from harness.pipeline.fanout import available_cores
+
+    _fake_run(monkeypatch)
+    for jobs in (1, 2):
+        WORKERS.clear()
+        releases.run_all(TARGETS, tmp_path / f"r{jobs}", tmp_path / "e", jobs=jobs, force=True, log=lambda _: None)
+        assert set(WORKERS.values()) == {max(1, available_cores() // jobs)}
 
 
 def test_a_release_that_does_not_install_or_import_is_not_evaluated(tmp_path, monkeypatch):

@@ -126,20 +126,22 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def run_suite(python: Path, report: Path, run_args: tuple[str, ...] = ()) -> tuple[int, str]:
-    """``sft-conformance run`` with the environment's interpreter: (exit code, its last output line)."""
+def run_suite(python: Path, report: Path, run_args: tuple[str, ...] = (), workers: int | None = None) -> tuple[int, str]:
+    """``sft-conformance run`` with the environment's interpreter: (exit code, its last output line).
+    ``workers``: its worker processes (``SFT_CONFORMANCE_JOBS``) unless the caller's environment sets them."""
     cmd = [str(python), "-m", "harness.cli", "run", "--report", str(report), *run_args]
+    jobs = {"SFT_CONFORMANCE_JOBS": str(workers)} if workers and "SFT_CONFORMANCE_JOBS" not in os.environ else {}
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
                               env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                                   "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)})
+                                   "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT), **jobs})
     except subprocess.TimeoutExpired:
         return -1, f"run exceeded {RUN_TIMEOUT_S} s"
     return proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout)
 
 
 def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, ...] = (),
-               keep_envs: bool = True) -> Outcome:
+               keep_envs: bool = True, workers: int | None = None) -> Outcome:
     """Build the environment, run the suite in it, write the report (or the NOT EVALUATED one)."""
     out = report_path(reports, target)
     partial = out.with_suffix(".partial.json")
@@ -150,7 +152,7 @@ def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, .
         report_mod.write(not_evaluated_report(target, str(exc)), out)
         return Outcome(target, "not evaluated", reason=str(exc))
     t0 = time.perf_counter()
-    code, reason = run_suite(python, partial, run_args)
+    code, reason = run_suite(python, partial, run_args, workers)
     run_s = time.perf_counter() - t0
     if code in (0, 1) and partial.exists():  # 1: unexpected findings, still a complete report
         if target.transformers:  # a point on the transformers axis, not the TRL release series
@@ -178,7 +180,14 @@ def _clock(seconds: float) -> str:
 
 def run_all(todo: list[Target], reports: Path, envs: Path, jobs: int = 1, force: bool = False,
             run_args: tuple[str, ...] = (), keep_envs: bool = True, log=print) -> list[Outcome]:
-    """Run every target (``jobs`` at a time), printing one progress line per release."""
+    """Run every target (``jobs`` at a time), printing one progress line per release.
+
+    Each run gets the cores divided by ``jobs`` as its worker processes: with one core each, a run judges in its
+    own process, without starting workers that import torch and TRL again and send their records back (on 2
+    cores, two releases at once with 2 workers each spent that much CPU on it per release)."""
+    from harness.pipeline.fanout import available_cores
+
+    workers = max(1, available_cores() // max(1, jobs))
     reports.mkdir(parents=True, exist_ok=True)
     envs.mkdir(parents=True, exist_ok=True)
     outcomes: list[Outcome] = []
@@ -193,7 +202,7 @@ def run_all(todo: list[Target], reports: Path, envs: Path, jobs: int = 1, force:
     ran: list[Outcome] = []
 
     def one(target: Target) -> Outcome:
-        o = run_target(target, reports, envs, run_args, keep_envs)
+        o = run_target(target, reports, envs, run_args, keep_envs, workers)
         with lock:
             ran.append(o)
             outcomes.append(o)
