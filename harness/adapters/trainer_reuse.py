@@ -196,16 +196,8 @@ class TrainerReuse:
         if getattr(call.arguments.get("args"), field, _NO_LENGTH) != getattr(args, field, _NO_LENGTH):
             return  # __init__ changed the length before preparing: a later length could not be set the same way
         before, after, end = calls[0]["before"], calls[0]["after"], seen.mark()
-        outside = _between(seen, mark_before, before) + _between(seen, after, end)  # the construction's own
+        outside = seen.since(mark_before, before) + seen.since(after, end)  # the construction's own
         if outside:
             return
         self._kept[key] = _Kept(trainer, call, states)
 
-
-def _between(seen, start: tuple[int, int], end: tuple[int, int]) -> list[str]:
-    """The warnings ``seen`` recorded from mark ``start`` to mark ``end`` (Python warnings of ignored
-    categories left out, as ``Seen.since`` does)."""
-    logged = seen.logged[start[0]:end[0]]
-    caught = [str(w.message) for w in seen.caught[start[1]:end[1]]
-              if not issubclass(w.category, (DeprecationWarning, FutureWarning))]
-    return logged + caught

@@ -25,11 +25,13 @@ class Seen:
     def mark(self) -> tuple[int, int]:
         return len(self.logged), len(self.caught)
 
-    def since(self, mark: tuple[int, int]) -> list[str]:
+    def since(self, mark: tuple[int, int], until: tuple[int, int] | None = None) -> list[str]:
+        """The warnings from ``mark`` on (to the mark ``until``, when given)."""
         logged, caught = mark
-        py = [str(w.message)[:400] for w in self.caught[caught:]
+        end_logged, end_caught = until if until is not None else (None, None)
+        py = [str(w.message)[:400] for w in self.caught[caught:end_caught]
               if not issubclass(w.category, (DeprecationWarning, FutureWarning))]
-        return self.logged[logged:] + py
+        return self.logged[logged:end_logged] + py
 
     def __iter__(self):
         return iter(self.since((0, 0)))
