@@ -35,7 +35,9 @@ atexit.register(shutil.rmtree, _scripts_dir, True)
 
 
 def run(python, script: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": ""}
+    # bytecode written (an empty PYTHONDONTWRITEBYTECODE): tox-uv installs without compiling, so each script
+    # would otherwise compile torch/transformers/TRL again where the variable is set
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": ""}
     return subprocess.run([str(python), str(script), *args], check=False, capture_output=True, text=True, env=env,
                           timeout=600, cwd=script.parent)
 

@@ -285,3 +285,24 @@ def test_releases_passes_its_tokenizer_and_modifier_choices_to_each_run(tmp_path
     assert cli.main(["releases", "--reports", str(tmp_path), "--jobs", "2"]) == 0
     assert seen == [("--modifiers", "--tokenizer", "llama3", "--tokenizer", "synthetic-chatml", "--jobs", "4"),
                     ("--jobs", "2")]
+
+
+def test_code_run_in_a_release_environment_writes_its_bytecode(tmp_path, monkeypatch):
+    """uv installs without compiling; with PYTHONDONTWRITEBYTECODE set (as on many CI images) every run in
+    a release environment would compile torch/transformers/TRL again. The runs of ``releases`` and
+    ``bisect`` get it emptied, so an environment's first run leaves the bytecode for the next."""
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    (tmp_path / "probe_module.py").write_text("X = 1\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-c", "import probe_module"], cwd=tmp_path, env=release_envs.run_env(),
+                   check=True)
+    assert list((tmp_path / "__pycache__").glob("probe_module.*.pyc"))
+
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen.update(kwargs["env"])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(releases.subprocess, "run", fake_run)
+    releases.run_suite(Path(sys.executable), tmp_path / "r.json", workers=1)
+    assert seen["PYTHONDONTWRITEBYTECODE"] == "" and seen["HF_HUB_OFFLINE"] == "1" and seen["SFT_CONFORMANCE_JOBS"]

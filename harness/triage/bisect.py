@@ -13,7 +13,6 @@ its side, which is what an introduced-then-fixed bug looks like.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from harness.triage.release_envs import EnvError, build_env, env_name, pypi_releases
+from harness.triage.release_envs import EnvError, build_env, env_name, pypi_releases, run_env
 
 OUTCOMES = {0: "pass", 1: "fail", 2: "not applicable", 3: "refused"}
 BisectError = EnvError  # something the user must fix (no uv, no release list, no known bad release)
@@ -69,8 +68,7 @@ class Bisector:
             python, build_s = self.env_python(version)
             t0 = time.perf_counter()
             proc = subprocess.run([str(python), str(self.script)], check=False, capture_output=True, text=True,
-                                  env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                                       "TOKENIZERS_PARALLELISM": "false"})
+                                  env=run_env())
             outcome = OUTCOMES.get(proc.returncode, f"crashed (exit {proc.returncode})")
             lines = [ln for ln in proc.stdout.splitlines() + proc.stderr.splitlines() if ln.strip()]
             self.cache[version] = Probe(version, outcome, round(build_s, 1), round(time.perf_counter() - t0, 1),

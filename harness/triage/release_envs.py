@@ -156,6 +156,19 @@ def build_env(env: Path, version: str, extra: tuple[str, ...] = (), harness: boo
     return python, time.perf_counter() - t0
 
 
+def run_env(**extra: str) -> dict[str, str]:
+    """The process environment for running code in a release environment: offline, and writing bytecode.
+
+    ``PYTHONDONTWRITEBYTECODE`` is emptied (an empty value lets Python write ``.pyc`` files): uv installs
+    without compiling, so with it set, as many CI images and containers do, every run in
+    an environment compiled torch, transformers and TRL again in each process. The environment is a
+    throwaway of ours; its first run writes the bytecode and later runs read it (``run`` on 1.16.0 with
+    2 workers, warm environment: 53.5-59.1 s compiling, 44.0-46.1 s reading).
+    """
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+            "PYTHONDONTWRITEBYTECODE": "", **extra}
+
+
 def disk_usage(folder: Path) -> int:
     """Bytes used by the files under ``folder``, each hard-linked file counted once (uv links from its cache)."""
     seen, total = set(), 0

@@ -35,6 +35,7 @@ from harness.triage.release_envs import (
     declared_requirement,
     env_name,
     pypi_releases,
+    run_env,
 )
 from harness.views import report as report_mod
 
@@ -133,8 +134,7 @@ def run_suite(python: Path, report: Path, run_args: tuple[str, ...] = (), worker
     jobs = {"SFT_CONFORMANCE_JOBS": str(workers)} if workers and "SFT_CONFORMANCE_JOBS" not in os.environ else {}
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                                   "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT), **jobs})
+                              env=run_env(PYTHONPATH=str(ROOT), **jobs))
     except subprocess.TimeoutExpired:
         return -1, f"run exceeded {RUN_TIMEOUT_S} s"
     return proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout)
