@@ -129,6 +129,23 @@ def warm_releases_section(r: dict | None) -> list[str]:
                             "(environments already built)")
 
 
+def releases_before_after_section(r: dict | None) -> list[str]:
+    out = ["## Warm releases before and after (`bench/releases_before_after.py`)", ""]
+    if not r:
+        return out + ["Not measured: run `.venv/bin/python bench/releases_before_after.py --help`.", ""]
+    bytecode = r["pythondontwritebytecode"]
+    out += [(f"`sft-conformance releases --jobs 2 --force` on {', '.join(r['ranges'])} with the environments "
+             f"warm (each side's second pass), the harness at {r['before']} against {r['after']}, measured "
+             f"{r['measured']}, PYTHONDONTWRITEBYTECODE={bytecode or '(unset)'} in the caller's environment."), "",
+            "| release | before: run (s) | after: run (s) |", "|---|---|---|"]
+    before, after = r["passes"]["before2"], r["passes"]["after2"]
+    out += [f"| {k} | {v} | {after['runs'].get(k, '-')} |" for k, v in before["runs"].items()]
+    out += [(f"| median / max | {before['run_median_s']} / {before['run_max_s']} | "
+            f"{after['run_median_s']} / {after['run_max_s']} |"),
+            f"| wall of the pass | {before['wall_s']} | {after['wall_s']} |"]
+    return out + [""]
+
+
 def verdicts_section(v: dict | None) -> list[str]:
     out = ["## Verdicts before and after the speed work (`bench/verdicts_before_after.py`)", ""]
     if not v:
@@ -162,6 +179,7 @@ def mechanism_section(m: dict | None) -> list[str]:
 
 SECTIONS = ((tests_section, "pytest-time.json"), (bench_section, "bench.json"), (run_wall_section, "run-wall.json"),
             (releases_section, "releases/timings.json"), (warm_releases_section, "releases-warm/timings.json"),
+            (releases_before_after_section, "releases-before-after.json"),
             (verdicts_section, "verdicts-before-after.json"), (training_section, "training.json"),
             (check_section, "check-public.json"), (mechanism_section, "mechanism-coverage.json"))
 

@@ -130,7 +130,10 @@ def _catalog_ids() -> frozenset[str]:
     return frozenset(known_ids())
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _glob_ok(value: str, pattern: str | tuple[str, ...]) -> bool:
+    """``value`` matches the glob or one of the globs (remembered: a run asks the same few tokenizer, path
+    and case ids against the same entries for each of its verdicts)."""
     patterns = (pattern,) if isinstance(pattern, str) else pattern
     return any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
