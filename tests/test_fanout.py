@@ -116,11 +116,53 @@ def test_a_refused_group_is_parted_by_the_templates_refusal_with_the_same_verdic
                 for k, v in out.items()}, builds["n"]
 
     parted, parted_builds = encode()
-    monkeypatch.setattr(base, "template_refusal_parts", lambda lt, cases: [])
+    monkeypatch.setattr(base, "template_refusal_parts", lambda lt, cases, guess=None: [])
     bisected, bisected_builds = encode()
     assert parted == bisected
     assert any(isinstance(v, tuple) and v[2] and "roles must alternate" in v[2] for v in parted.values())
     assert parted_builds < bisected_builds, (parted_builds, bisected_builds)
+
+
+def test_prompts_ending_in_a_tool_turn_are_parted_before_halving_with_the_same_verdicts(monkeypatch):
+    """TRL 0.17-0.18's chat-template helper raises on every prompt that ends in a tool message; the
+    prompt/completion paths guess that (``refusal_guess``), so a refused group is parted by it and costs
+    fewer preparations than halving, with every case getting what halving gives it. A stand-in for TRL
+    raises as those releases do (the installed TRL may not)."""
+    from harness import adapters
+    from harness.adapters.sft_trainer import prompt_last_role_guess
+    from harness.pipeline.cases import load_cases
+
+    cases = [c for c in load_cases() if c.shape == "conversation"]
+    tool_last = {c.id for c in cases if prompt_last_role_guess(c)}
+    assert len(tool_last) >= 2 and len(cases) - len(tool_last) >= 10
+    assert not {prompt_last_role_guess(c) for c in cases if c.id not in tool_last} - {""}
+    calls = {"n": 0}
+
+    class Lt:  # only what the isolation reads: no chat template to render, so only the guess parts
+        id, has_chat_template, memo = "stand-in", False, {}
+
+    def encode_group(self, lt, group, max_length):
+        calls["n"] += 1
+        refused = [c.id for c in group if c.id in tool_last]
+        if refused:
+            raise ValueError("Invalid role in the last message: tool")
+        return {c.id: ("encoded", c.id) for c in group}
+
+    adapter = adapters.get("conversational_prompt_completion")
+    monkeypatch.setattr(type(adapter), "encode_group", encode_group)
+    monkeypatch.setattr(type(adapter), "refused", lambda self, lt, case, exc: ("refused", str(exc)))
+
+    def isolate():
+        calls["n"] = 0
+        Lt.memo = {}
+        return adapter._encode_isolating_errors(Lt, cases, None), calls["n"]
+
+    parted, parted_calls = isolate()
+    monkeypatch.setattr(type(adapter), "refusal_guess", lambda self, case: "")
+    halved, halved_calls = isolate()
+    assert parted == halved
+    assert {k for k, v in parted.items() if v[0] == "refused"} == tool_last
+    assert parted_calls < halved_calls, (parted_calls, halved_calls)
 
 
 def test_vocabulary_growth_is_seen_and_the_shared_tokenizer_replaced():

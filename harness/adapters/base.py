@@ -89,7 +89,7 @@ class PathAdapter:
             if len(group) == 1:
                 return {group[0].id: self.refused(lt, group[0], exc)}
             group_error = error_text(exc)
-        parts = [] if parted else template_refusal_parts(lt, group)
+        parts = [] if parted else template_refusal_parts(lt, group, self.refusal_guess)
         if len(parts) > 1:  # each part goes through TRL on its own: usually the first one is accepted whole
             return {k: v for part in parts for k, v in
                     self._encode_isolating_errors(lt, part, max_length, parted=True).items()}
@@ -126,6 +126,11 @@ class PathAdapter:
 
     def encode_group(self, lt: LoadedTokenizer, cases: list[Case], max_length: int | None) -> dict[str, Encoding]:
         raise NotImplementedError
+
+    def refusal_guess(self, case: Case) -> str:
+        """What about the case's row this path's TRL may refuse, as a part key for
+        ``template_refusal_parts`` ("" for nothing); only a guess, every part still goes through TRL."""
+        return ""
 
     def batch_variants(self, lt: LoadedTokenizer, case: Case) -> dict[str, Encoding] | NotApplicable:
         """The case as the model receives it in each batch a training step may put it in.
@@ -202,9 +207,10 @@ def pad_signs(ids: list[int], attention_mask: list[int], pad_token_id: int | Non
     return ["pad_id_inside_row"] if inside else []
 
 
-def template_refusal_parts(lt: LoadedTokenizer, cases: list[Case]) -> list[list[Case]]:
+def template_refusal_parts(lt: LoadedTokenizer, cases: list[Case], guess=lambda case: "") -> list[list[Case]]:
     """The cases of a refused group, parted by what the chat template says when it renders each one
-    alone (first the cases it renders, then one part per error message).
+    alone and by the path's ``guess`` (first the cases it renders and nothing is guessed of, then one part
+    per error message and guess).
 
     Only a guess at where TRL's refusals lie, to save trainer builds (a Gemma group with system
     turns took 30 builds to bisect, 5 once parted); every part still goes through TRL, and each
@@ -225,7 +231,7 @@ def template_refusal_parts(lt: LoadedTokenizer, cases: list[Case]) -> list[list[
                                                          **case.render_kwargs)
                 except Exception as exc:  # noqa: BLE001 - the template's own refusal is what is recorded
                     memo[key] = error_text(exc)
-        parts.setdefault(memo[key], []).append(case)
+        parts.setdefault((memo[key], guess(case)), []).append(case)
     return [parts[k] for k in sorted(parts)]
 
 

@@ -471,6 +471,15 @@ class PromptCompletionPath(SFTTrainerPath):
         return completion_scope(trainer)
 
 
+def prompt_last_role_guess(case: Case) -> str:
+    """Message-list prompts that end in another role than user or assistant: TRL's chat-template helper
+    (``apply_chat_template`` in ``trl/data_utils.py``, 0.17-1.16) raises ``Invalid role in the last message``
+    on each such row, and halving a group around them took about eight builds per tokenizer and path."""
+    prompt = case.prompt_messages if case.shape == "conversation" else None
+    role = prompt[-1].get("role") if prompt else None
+    return f"prompt ends with a {role} message" if role not in (None, "user", "assistant") else ""
+
+
 class ConversationalPromptCompletionPath(SFTTrainerPath):
     path = "conversational_prompt_completion"
     shapes = ("conversation",)
@@ -479,6 +488,9 @@ class ConversationalPromptCompletionPath(SFTTrainerPath):
 
     def row(self, case, lt):
         return {"prompt": case.prompt_messages, "completion": case.completion_messages}
+
+    def refusal_guess(self, case):
+        return prompt_last_role_guess(case)
 
     def scope(self, trainer):
         return completion_scope(trainer)
@@ -505,6 +517,9 @@ class CompletionOnlyLossPath(SFTTrainerPath):
         if case.shape == "string_pc":
             return {"prompt": case.prompt, "completion": case.completion}
         return {"prompt": case.prompt_messages, "completion": case.completion_messages}
+
+    def refusal_guess(self, case):
+        return prompt_last_role_guess(case)
 
     def scope(self, trainer):
         return "completion"
