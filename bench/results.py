@@ -135,7 +135,7 @@ def releases_before_after_section(r: dict | None) -> list[str]:
         return out + ["Not measured: run `.venv/bin/python bench/releases_before_after.py --help`.", ""]
     bytecode = r["pythondontwritebytecode"]
     out += [(f"`sft-conformance releases --jobs 2 --force` on {', '.join(r['ranges'])} with the environments "
-             f"warm (each side's second pass), the harness at {r['before']} against {r['after']}, measured "
+             f"warm (each side's environments had a pass before the one measured), the harness at {r['before']} against {r['after']}, measured "
              f"{r['measured']}, PYTHONDONTWRITEBYTECODE={bytecode or '(unset)'} in the caller's environment."), "",
             "| release | before: run (s) | after: run (s) |", "|---|---|---|"]
     before, after = r["passes"]["before2"], r["passes"]["after2"]
