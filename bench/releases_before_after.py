@@ -19,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def main() -> int:
     ap.add_argument("--before", required=True, help="the older revision (a commit or tag)")
     ap.add_argument("--ranges", default="0.17.0:0.18.2,1.14.0:1.16.0")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--work", default="/tmp/sftc-releases-before-after")
+    ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "sftc-releases-before-after"))
     ap.add_argument("--json", default=str(ROOT / "reports" / "releases-before-after.json"))
     ap.add_argument("--after", help="the label of this checkout's side (default: its HEAD)")
     ap.add_argument("--summarise-only", action="store_true")

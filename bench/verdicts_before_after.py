@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/verdicts_before_after.py --before REV --after-reports DIR --envs DIR \
         --releases 0.9.6,0.11.4 [--jobs N] [--json reports/verdicts-before-after.json]
+    .venv/bin/python bench/verdicts_before_after.py --before REV --before-reports DIR --after-reports DIR \
+        --releases ... --json OUT
 
 For each release, runs the harness as it was at git revision ``REV`` (a temporary ``git worktree``) in that
 release's environment (``DIR/trl-<release>/bin/python``, as ``sft-conformance releases`` builds them) and
 compares its report with the report the current code wrote for the same release (``--after-reports``,
-e.g. a ``releases --reports`` folder). Records are matched by (tokenizer, path, case, rule, modifier) and
+e.g. a ``releases --reports`` folder). With ``--before-reports``, the old revision's reports are read from that
+folder (``releases`` run from a checkout of ``REV``) instead of being run here. Records are matched by (tokenizer, path, case, rule, modifier) and
 compared on status, message and positions, and on the evidence tensors; the expectation a record is
 matched to is not compared (expectations change with triage, not with the harness). Writes one row per
 release: records compared, records missing on either side, and every difference, for ``bench/results.py``.
@@ -70,14 +73,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", required=True, help="git revision of the harness before the change")
     ap.add_argument("--after-reports", required=True, type=Path, help="folder of trl-<release>.json by the current code")
-    ap.add_argument("--envs", required=True, type=Path, help="folder of trl-<release> environments")
+    ap.add_argument("--envs", type=Path, help="folder of trl-<release> environments (to run the old revision)")
+    ap.add_argument("--before-reports", type=Path, help="folder of trl-<release>.json the old revision wrote")
     ap.add_argument("--releases", required=True, help="comma-separated releases, e.g. 0.9.6,0.11.4")
     ap.add_argument("--jobs", type=int, default=None, help="run --jobs for the old revision (if it has the option)")
     ap.add_argument("--json", type=Path, default=ROOT / "reports" / "verdicts-before-after.json")
     args = ap.parse_args()
     releases = [r for r in args.releases.split(",") if r]
+    if not (args.envs or args.before_reports):
+        print("error: --envs (to run the old revision) or --before-reports is needed", file=sys.stderr)
+        return 2
     for release in releases:
-        for needed in (args.envs / f"trl-{release}" / "bin" / "python", args.after_reports / f"trl-{release}.json"):
+        before_input = (args.before_reports / f"trl-{release}.json" if args.before_reports
+                        else args.envs / f"trl-{release}" / "bin" / "python")
+        for needed in (before_input, args.after_reports / f"trl-{release}.json"):
             if not needed.exists():
                 print(f"error: {needed} does not exist", file=sys.stderr)
                 return 2
@@ -93,7 +102,10 @@ def main() -> int:
         try:
             for release in releases:
                 report = Path(tmp) / f"trl-{release}.json"
-                seconds = run_before(worktree, args.envs / f"trl-{release}" / "bin" / "python", args.jobs, report)
+                if args.before_reports:
+                    report, seconds = args.before_reports / f"trl-{release}.json", 0.0
+                else:
+                    seconds = run_before(worktree, args.envs / f"trl-{release}" / "bin" / "python", args.jobs, report)
                 after = json.loads((args.after_reports / f"trl-{release}.json").read_text(encoding="utf-8"))
                 row = {"release": release, "before_run_s": round(seconds, 1),
                        **compare(json.loads(report.read_text(encoding="utf-8")), after)}
