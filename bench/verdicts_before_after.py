@@ -8,9 +8,9 @@
 For each release, runs the harness as it was at git revision ``REV`` (a temporary ``git worktree``) in that
 release's environment (``DIR/trl-<release>/bin/python``, as ``sft-conformance releases`` builds them) and
 compares its report with the report the current code wrote for the same release (``--after-reports``,
-e.g. a ``releases --reports`` folder). With ``--before-reports``, the old revision's reports are read from that
-folder (``releases`` run from a checkout of ``REV``) instead of being run here. Records are matched by (tokenizer, path, case, rule, modifier) and
-compared on status, message and positions, and on the evidence tensors; the expectation a record is
+e.g. a ``releases --reports`` folder). With ``--before-reports``, the old revision's reports are read from
+that folder (``releases`` run from a checkout of ``REV``) instead of being run here. Records are matched by
+(tokenizer, path, case, rule, modifier) and compared on status, message and positions, and on the evidence tensors; the expectation a record is
 matched to is not compared (expectations change with triage, not with the harness). Writes one row per
 release: records compared, records missing on either side, and every difference, for ``bench/results.py``.
 """
@@ -98,7 +98,9 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="sftc-before-") as tmp:
         worktree = Path(tmp) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(worktree), args.before], cwd=ROOT, check=True)
+        if not args.before_reports:  # the old revision runs here only when its reports are not given
+            subprocess.run(["git", "worktree", "add", "--detach", "-q", str(worktree), args.before], cwd=ROOT,
+                           check=True)
         try:
             for release in releases:
                 report = Path(tmp) / f"trl-{release}.json"
@@ -114,7 +116,8 @@ def main() -> int:
                       f"(only before {row['only_before']}, only after {row['only_after']}); evidence tensors differ "
                       f"in {row['evidence_tensor_difference_count']} of {row['evidence_compared']}", flush=True)
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False)
+            if worktree.exists():
+                subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False)
     out = {"before": rev.stdout.strip(), "after_reports": str(args.after_reports), "rows": rows,
            "measured": time.strftime("%Y-%m-%d", time.gmtime())}
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.triage.release_envs import run_env
+
 WORKERS = max(1, min(2, (os.cpu_count() or 2) - 1))
 _pool: ThreadPoolExecutor | None = None
 _futures: dict[tuple, Future] = {}
@@ -35,9 +37,8 @@ atexit.register(shutil.rmtree, _scripts_dir, True)
 
 
 def run(python, script: Path, *args: str) -> subprocess.CompletedProcess:
-    # bytecode written (an empty PYTHONDONTWRITEBYTECODE): tox-uv installs without compiling, so each script
-    # would otherwise compile torch/transformers/TRL again where the variable is set
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": ""}
+    # as bisect runs a script in a release environment (offline, bytecode written: tox-uv installs without compiling)
+    env = run_env(PYTHONPATH="")
     return subprocess.run([str(python), str(script), *args], check=False, capture_output=True, text=True, env=env,
                           timeout=600, cwd=script.parent)
 
