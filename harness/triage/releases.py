@@ -11,6 +11,8 @@ the release-granular one, merged by ``sft-conformance matrix 'reports/releases/*
   ``not_evaluated`` reason (uv's or Python's last line): a row of NOT EVALUATED, not a crash.
 - ``--chunk K/N`` takes every N-th release from the K-th, the split a CI job matrix uses; the N
   chunks cover every release exactly once (``chunk``).
+- The catalog tokenizers the runs need are provisioned first, in this interpreter (``provision_missing``):
+  a run in an environment without them would judge none of them and still report "done".
 - ``--transformers`` adds the transformers axis: every transformers minor release (its newest
   patch) that the TRL release declares compatible, each its own environment and report.
 """
@@ -125,6 +127,24 @@ def not_evaluated_report(target: Target, reason: str) -> dict:
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     return lines[-1][:300] if lines else ""
+
+
+def provision_missing(tokenizer_specs: list[str], log=print) -> list[str]:
+    """Provision the catalog tokenizers among ``tokenizer_specs`` (run's selectors and ids; empty: its
+    default sweep) that the tokenizer cache lacks, before any release runs; the ids provisioned.
+
+    Every run reads the same cache, so one provisioning here serves every release. Raises
+    ``ProvisionError`` naming each tokenizer that could not be provisioned."""
+    from harness.tokenizers import provision, registry
+
+    wanted = registry.expand(tokenizer_specs) or registry.default_ids()
+    catalog_ids = {e.id for e in provision.catalog()}
+    missing = [t for t in wanted if t in catalog_ids and provision.tokenizer_dir(t) is None]
+    if missing:
+        log(f"provisioning {len(missing)} tokenizer(s) missing from {provision.default_cache_dir()}: "
+            f"{', '.join(missing)}")
+        provision.provision(missing, log=log)
+    return missing
 
 
 def run_suite(python: Path, report: Path, run_args: tuple[str, ...] = (), workers: int | None = None) -> tuple[int, str]:
