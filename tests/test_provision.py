@@ -439,3 +439,34 @@ def test_copying_a_provisioned_dir_keeps_it_loadable(tmp_path, monkeypatch):
     tok = AutoTokenizer.from_pretrained(str(copy), local_files_only=True)
     assert tok.eos_token == "<|im_end|>"
     assert prov.content_hash(copy) == prov.content_hash(source)
+
+
+def test_a_catalog_tokenizers_content_hash_is_remembered_per_files_and_library_releases(tmp_path, monkeypatch):
+    """Serialising a big vocabulary to hash it cost every run 2.8 s; the hash is kept in the cache folder
+    under the files' content hash and the transformers/tokenizers releases, and recomputed when either
+    changes or the store is unreadable."""
+    import importlib.metadata
+
+    from harness.tokenizers import registry
+
+    folder = tmp_path / "mistral-v3"
+    shutil.copytree(_provisioned("mistral-v3"), folder)
+    monkeypatch.setenv("SFT_CONFORMANCE_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tok = registry._load_dir(folder)
+    true_hash = registry._hash_tokenizer(tok)
+    computed = []
+    real = registry._hash_tokenizer
+    monkeypatch.setattr(registry, "_hash_tokenizer", lambda t: computed.append(1) or real(t))
+
+    assert registry._catalog_hash(folder, tok) == true_hash and len(computed) == 1
+    assert registry._catalog_hash(folder, tok) == true_hash and len(computed) == 1, "remembered"
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda name: "0.0.1" if name == "transformers" else real_version(name))
+    assert registry._catalog_hash(folder, tok) == true_hash and len(computed) == 2, "another transformers"
+    monkeypatch.setattr(importlib.metadata, "version", real_version)
+    (tmp_path / "loaded-hashes.json").write_text("{not json", encoding="utf-8")
+    assert registry._catalog_hash(folder, tok) == true_hash and len(computed) == 3, "unreadable store"
+    assert registry._catalog_hash(folder, tok) == true_hash and len(computed) == 3, "written again"
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["loaded-hashes.json"], "no partial file left"
