@@ -350,6 +350,10 @@ def cmd_releases(args) -> int:
           + (f"; per release run median {stats['run_median_s']} s, max {stats['run_max_s']} s" if stats else ""))
     for o in failed:
         print(f"NOT EVALUATED {o.target.name}: {o.reason}", file=sys.stderr)
+    for o in outcomes:
+        if o.tokenizers_not_evaluated:
+            print(f"NOT EVALUATED on {o.target.name}: tokenizer(s) {', '.join(o.tokenizers_not_evaluated)} "
+                  f"(reasons in its report's run_info)", file=sys.stderr)
     print(f"merge: sft-conformance matrix '{reports}/*.json' --markdown {reports}/MATRIX.md")
     return 0
 

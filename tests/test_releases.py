@@ -76,9 +76,10 @@ def test_merging_partial_reports_equals_merging_the_full_run(tmp_path):
     assert intervals == [("0.10.1", "0.12.0"), ("0.20.0", None)]  # release-exact, and it came back
 
 
-def _fake_run(monkeypatch, fail_install=(), crash=()):
+def _fake_run(monkeypatch, fail_install=(), crash=(), unloaded=None):
     """Environments and suite runs replaced by stand-ins that write a report (or fail) instantly."""
     calls = []
+    unloaded = unloaded or {}
 
     def build_env(env, version, extra=(), harness=False):
         if version in fail_install:
@@ -90,9 +91,9 @@ def _fake_run(monkeypatch, fail_install=(), crash=()):
         calls.append(version)
         WORKERS[version] = workers
         if version in crash:
-            return 1, "ImportError: cannot import name 'X'"
+            return 1, "ImportError: cannot import name 'X'", ()
         report.write_text(json.dumps(_report(version, "pass")))
-        return 0, ""
+        return 0, "", unloaded.get(version, ())
 
     monkeypatch.setattr(releases, "build_env", build_env)
     monkeypatch.setattr(releases, "run_suite", run_suite)
@@ -341,3 +342,22 @@ def registry_default_catalog_ids() -> set[str]:
 
     catalog = {e.id for e in provision.catalog()}
     return {t for t in registry.default_ids() if t in catalog}
+
+
+def test_a_done_release_names_the_tokenizers_its_run_could_not_evaluate(tmp_path, monkeypatch):
+    """A run that could not load some tokenizers still writes a report; the progress line says which, so a
+    release column with tokenizers missing is not just "done"."""
+    real_run_suite = releases.run_suite
+    _fake_run(monkeypatch, unloaded={"0.9.0": ("llama3", "gemma3")})
+    lines = []
+    out = releases.run_all(TARGETS, tmp_path / "r", tmp_path / "e", log=lines.append)
+    assert {o.target.trl: o.tokenizers_not_evaluated for o in out}["0.9.0"] == ("llama3", "gemma3")
+    line = next(ln for ln in lines if "trl-0.9.0" in ln)
+    assert "done" in line and "2 tokenizer(s) not evaluated: llama3, gemma3" in line
+    assert not any("not evaluated" in ln for ln in lines if "trl-0.8.0" in ln)
+
+    stderr = ("NOT EVALUATED llama3: tokenizer 'llama3' is not provisioned in /x; run: sft-conformance provision\n"
+              "some warning\nNOT EVALUATED ./my-tok: ./my-tok: transformers cannot load this tokenizer folder\n")
+    monkeypatch.setattr(releases.subprocess, "run",
+                        lambda cmd, **k: subprocess.CompletedProcess(cmd, 0, "report: r.json", stderr))
+    assert real_run_suite(Path(sys.executable), tmp_path / "r.json")[2] == ("llama3", "./my-tok")

@@ -70,6 +70,7 @@ class Outcome:
     env_s: float = 0.0
     run_s: float = 0.0
     reason: str = ""
+    tokenizers_not_evaluated: tuple[str, ...] = ()  # a done run's tokenizers that could not be loaded
 
 
 def in_range(versions: list[str], lo: str | None, hi: str | None) -> list[str]:
@@ -147,17 +148,21 @@ def provision_missing(tokenizer_specs: list[str], log=print) -> list[str]:
     return missing
 
 
-def run_suite(python: Path, report: Path, run_args: tuple[str, ...] = (), workers: int | None = None) -> tuple[int, str]:
-    """``sft-conformance run`` with the environment's interpreter: (exit code, its last output line).
-    ``workers``: its worker processes (``SFT_CONFORMANCE_JOBS``) unless the caller's environment sets them."""
+def run_suite(python: Path, report: Path, run_args: tuple[str, ...] = (),
+              workers: int | None = None) -> tuple[int, str, tuple[str, ...]]:
+    """``sft-conformance run`` with the environment's interpreter: (exit code, its last output line, the
+    tokenizers it could not evaluate). ``workers``: its worker processes (``SFT_CONFORMANCE_JOBS``) unless the
+    caller's environment sets them."""
     cmd = [str(python), "-m", "harness.cli", "run", "--report", str(report), *run_args]
     jobs = {"SFT_CONFORMANCE_JOBS": str(workers)} if workers and "SFT_CONFORMANCE_JOBS" not in os.environ else {}
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
                               env=run_env(PYTHONPATH=str(ROOT), **jobs))
     except subprocess.TimeoutExpired:
-        return -1, f"run exceeded {RUN_TIMEOUT_S} s"
-    return proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout)
+        return -1, f"run exceeded {RUN_TIMEOUT_S} s", ()
+    unloaded = tuple(ln.split()[2].rstrip(":") for ln in (proc.stderr or "").splitlines()
+                     if ln.startswith("NOT EVALUATED ") and len(ln.split()) > 2)
+    return proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout), unloaded
 
 
 def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, ...] = (),
@@ -172,7 +177,7 @@ def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, .
         report_mod.write(not_evaluated_report(target, str(exc)), out)
         return Outcome(target, "not evaluated", reason=str(exc))
     t0 = time.perf_counter()
-    code, reason = run_suite(python, partial, run_args, workers)
+    code, reason, unloaded = run_suite(python, partial, run_args, workers)
     run_s = time.perf_counter() - t0
     if code in (0, 1) and partial.exists():  # 1: unexpected findings, still a complete report
         if target.transformers:  # a point on the transformers axis, not the TRL release series
@@ -190,7 +195,8 @@ def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, .
         import shutil
 
         shutil.rmtree(env, ignore_errors=True)
-    return Outcome(target, status, env_s, run_s, "" if status == "done" else reason)
+    return Outcome(target, status, env_s, run_s, "" if status == "done" else reason,
+                   unloaded if status == "done" else ())
 
 
 def _clock(seconds: float) -> str:
@@ -230,6 +236,9 @@ def run_all(todo: list[Target], reports: Path, envs: Path, jobs: int = 1, force:
             left = len(pending) - len(ran)
             eta = elapsed / len(ran) * left
             detail = f"env {o.env_s:5.1f} s, run {o.run_s:6.1f} s" if o.status == "done" else o.reason[:160]
+            if o.tokenizers_not_evaluated:
+                detail += (f", {len(o.tokenizers_not_evaluated)} tokenizer(s) not evaluated: "
+                           f"{', '.join(o.tokenizers_not_evaluated)}")[:200]
             log(f"[{len(outcomes):3d}/{total}] {target.name:40s} {o.status:13s} {detail}  "
                 f"(elapsed {_clock(elapsed)}, ~{_clock(eta)} left)")
         return o
