@@ -114,7 +114,7 @@ def _catalog_hash(folder: Path, tok) -> str:
     try:
         files = json.loads((folder / provision.MANIFEST_NAME).read_text(encoding="utf-8"))["content_hash"]
         key = f"{files} transformers {version('transformers')} tokenizers {version('tokenizers')}"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, ImportError):  # ImportError: a library without metadata
         return _hash_tokenizer(tok)
     store = provision.default_cache_dir() / "loaded-hashes.json"
     try:
