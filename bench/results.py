@@ -70,6 +70,8 @@ def releases_section(r: dict | None, title: str = "## Every TRL release (`sft-co
     failed = [x for x in runs if x["status"] != "done"]
     wall = (f" The last invocation took {s['wall_s']} s ({s['wall_s'] / 60:.1f} min) wall with {s['jobs']} release(s) "
             "at once." if s.get("wall_s") else "")
+    if s.get("measured"):
+        wall += f" Measured {s['measured']}" + (f" with the harness at {s['harness']}." if s.get("harness") else ".")
     out += [(f"{len(runs)} release(s) run; per release: suite run median {s.get('run_median_s')} s, max "
              f"{s.get('run_max_s')} s; environment build median {s.get('env_median_s')} s, max {s.get('env_max_s')} s "
              f"(the last invocation's releases).{wall}"), ""]

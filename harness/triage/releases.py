@@ -260,6 +260,16 @@ def timings(outcomes: list[Outcome]) -> dict:
             "env_median_s": round(statistics.median(envs), 1), "env_max_s": round(max(envs), 1)}
 
 
+def _revision() -> str:
+    """The harness checkout's git revision (short), or "" outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
 def write_timings(outcomes: list[Outcome], path: Path, wall_s: float | None = None, jobs: int | None = None) -> None:
     """Each release's seconds, merged into what ``path`` holds, and the summary of this invocation (with its
     wall-clock seconds and releases at once, where given)."""
@@ -271,4 +281,6 @@ def write_timings(outcomes: list[Outcome], path: Path, wall_s: float | None = No
     summary = timings(outcomes)
     if summary and wall_s is not None:
         summary.update(wall_s=round(wall_s, 1), jobs=jobs)
+    if summary:
+        summary.update(measured=time.strftime("%Y-%m-%d", time.gmtime()), harness=_revision())
     path.write_text(json.dumps({"runs": merged, "summary": summary}, indent=1) + "\n", encoding="utf-8")
