@@ -1,8 +1,10 @@
 """Repro scripts (and other tests' subprocesses) run in other interpreters, started at collection on the
 machine's spare core.
 
-Running a repro script is a subprocess (a fresh interpreter importing torch, transformers and a
-TRL release from ``.tox/``), so the main pytest process waits on it doing nothing. The script runs
+Running a repro script is a subprocess (an interpreter importing torch, transformers and a
+TRL release from ``.tox/``), so the main pytest process waits on it doing nothing. Imports were ~7 of
+the ~9 CPU seconds of each of the ~37 runs, so all but the installed line's long forms run in forks of
+one preloaded interpreter per environment (``run``, ``tests/preloaded_python.py``). The script runs
 that ``tests/test_repro.py`` needs are submitted here when the session's items are known and run
 ``WORKERS`` at a time beside the rest of the suite; those tests run last and collect the results.
 A test that finds no background run (selected alone, ``-k``) runs its script itself. Scripts are
@@ -17,10 +19,13 @@ selected, the module's tests run last, and each collects its command's result wi
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,11 +41,90 @@ _scripts_dir = Path(tempfile.mkdtemp(prefix="sftc-test-scripts-"))
 atexit.register(shutil.rmtree, _scripts_dir, True)
 
 
+TIMEOUT = 600
+
+
 def run(python, script: Path, *args: str) -> subprocess.CompletedProcess:
-    # as bisect runs a script in a release environment (offline, bytecode written: tox-uv installs without compiling)
-    env = run_env(PYTHONPATH="")
-    return subprocess.run([str(python), str(script), *args], check=False, capture_output=True, text=True, env=env,
-                          timeout=600, cwd=script.parent)
+    """``python script args`` as bisect runs it in a release environment (offline, bytecode written: tox-uv
+    installs without compiling). The long form of a script on this interpreter (the installed TRL) runs in a
+    new interpreter of its own, so every script is shown to run standalone; the other runs (short forms, the
+    older lines' envs) run in a fork of that env's preloaded interpreter (``tests/preloaded_python.py``),
+    which spares each run the ~7 s of importing torch, transformers, datasets and TRL."""
+    if Path(python) == Path(sys.executable) and not script.stem.endswith("_short"):
+        return run_fresh(python, script, *args)
+    return _preloaded(str(python)).run(script, *args)
+
+
+def run_fresh(python, script: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(python), str(script), *args], check=False, capture_output=True, text=True,
+                          env=run_env(PYTHONPATH=""), timeout=TIMEOUT, cwd=script.parent)
+
+
+class Preloaded:
+    """One release env's interpreter with torch, transformers, datasets and TRL imported, forking one child
+    per script (``tests/preloaded_python.py``). Started with the environment a script run gets, and
+    ``HF_DATASETS_DISABLE_PROGRESS_BARS=1``, which the scripts set before their first ``datasets`` import.
+    Runs one script at a time; a server that stopped answering is replaced by fresh interpreters."""
+
+    def __init__(self, python: str):
+        import threading
+
+        self.python = python
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.broken = False
+
+    def _start(self) -> subprocess.Popen:
+        if self.proc is None:
+            env = run_env(PYTHONPATH="", HF_DATASETS_DISABLE_PROGRESS_BARS="1")
+            self.proc = subprocess.Popen([self.python, str(Path(__file__).with_name("preloaded_python.py")),
+                                          str(TIMEOUT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, text=True, env=env, cwd=_scripts_dir)
+        return self.proc
+
+    def run(self, script: Path, *args: str) -> subprocess.CompletedProcess:
+        argv = [self.python, str(script), *args]
+        with self.lock:
+            if not self.broken:
+                out, err = (Path(tempfile.mkstemp(prefix="run-", suffix=s, dir=_scripts_dir)[1]) for s in (".out", ".err"))
+                request = {"script": str(script), "args": list(args), "cwd": str(script.parent),
+                           "out": str(out), "err": str(err)}
+                try:
+                    proc = self._start()
+                    proc.stdin.write(json.dumps(request) + "\n")
+                    proc.stdin.flush()
+                    answer = json.loads(proc.stdout.readline())
+                    return subprocess.CompletedProcess(argv, answer["returncode"],
+                                                       out.read_text(encoding="utf-8", errors="replace"),
+                                                       err.read_text(encoding="utf-8", errors="replace"))
+                except (OSError, ValueError, KeyError):
+                    self.broken = True
+                    self.close()
+                finally:
+                    out.unlink(missing_ok=True)
+                    err.unlink(missing_ok=True)
+        return run_fresh(self.python, script, *args)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+_servers: dict[str, Preloaded] = {}
+_servers_lock = __import__("threading").Lock()
+
+
+def _preloaded(python: str) -> Preloaded:
+    with _servers_lock:
+        if python not in _servers:
+            if not _servers:
+                atexit.register(lambda: [s.close() for s in _servers.values()])
+            _servers[python] = Preloaded(python)
+        return _servers[python]
 
 
 @functools.cache

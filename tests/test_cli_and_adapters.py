@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import script_runs
 
 from harness import adapters
 from harness.cli import main
@@ -67,15 +66,29 @@ def test_chatml_collator_trains_only_the_last_turn(session):
     assert enc.attention_mask[0] == 0, "DataCollatorForChatML pads on the left"
 
 
+def _available_path() -> str | None:
+    return next((p for p, a in adapters.ADAPTERS.items() if a.available()), None)
+
+
+def _missing_path_command(path: str) -> script_runs.Command:
+    return script_runs.Command(
+        (sys.executable, "-m", "pytest", "conformance/test_conformance.py", "-q", "-p", "no:cacheprovider",
+         "--tokenizer", "synthetic-chatml", "--path", path, "--rule", "EOS-001,MASK-002"),
+        str(ROOT), (("HF_HUB_OFFLINE", "1"),))
+
+
+def background_commands(names: set[str]) -> list[script_runs.Command]:
+    """The subprocess of ``test_missing_path_is_skipped_never_passed``, started at collection (script_runs)."""
+    path = _available_path() if "test_missing_path_is_skipped_never_passed" in names else None
+    return [_missing_path_command(path)] if path else []
+
+
 def test_missing_path_is_skipped_never_passed():
     """A path the installed TRL lacks must show as NOT_APPLICABLE skips, zero passes."""
-    missing = next((p for p, a in adapters.ADAPTERS.items() if a.available()), None)
+    missing = _available_path()
     if missing is None:
         pytest.skip("every path exists in this TRL")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    res = subprocess.run([sys.executable, "-m", "pytest", "conformance/test_conformance.py", "-q", "-p", "no:cacheprovider",
-                          "--tokenizer", "synthetic-chatml", "--path", missing, "--rule", "EOS-001,MASK-002"],
-                         check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    res = script_runs.outcome(_missing_path_command(missing))
     assert "passed" not in res.stdout.splitlines()[-1], res.stdout[-2000:]
     assert "NOT_APPLICABLE" in res.stdout and res.returncode == 0, res.stdout[-2000:]
 

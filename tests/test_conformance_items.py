@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import script_runs
 import yaml
 
 from conformance.rules import RULES
@@ -38,8 +38,9 @@ def _expectations_file(tmp_path) -> Path:
         {"rule": "EOS-001", "tokenizer": TOKENIZER, "path": PATH, "case": STALE,
          "reason": "stale on purpose"},
     ]
-    out = tmp_path / "trl.yaml"
-    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    out, text = tmp_path / "trl.yaml", yaml.safe_dump(doc, sort_keys=False)
+    if not out.exists() or out.read_text() != text:  # the background run may be reading it: never rewritten
+        out.write_text(text)
     return out
 
 
@@ -52,15 +53,29 @@ def _key(record) -> str:
     return record.status.upper()
 
 
-def test_items_fail_on_seeded_bug_and_stale_expectation_and_count_every_rule(tmp_path):
-    exp_file = _expectations_file(tmp_path)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "SFT_CONFORMANCE_EXPECTATIONS": str(exp_file),
+TEST = "test_items_fail_on_seeded_bug_and_stale_expectation_and_count_every_rule"
+
+
+def _seeded_run() -> tuple[script_runs.Command, Path]:
+    """The seeded conformance run (a pytest subprocess) and its expectations file."""
+    exp_file = _expectations_file(script_runs.workdir("conformance-items"))
+    env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "SFT_CONFORMANCE_EXPECTATIONS": str(exp_file),
            "SFT_SEEDED_CASES": ",".join(SEEDED),
            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run([sys.executable, "-m", "pytest", "conformance/test_conformance.py", "-p", "seeded_suite",
-                          "-p", "no:cacheprovider", "-rA", "--tokenizer", TOKENIZER, "--path", PATH,
-                          "-k", f"{BROKEN} or {KNOWN} or {STALE}"],
-                         check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    argv = (sys.executable, "-m", "pytest", "conformance/test_conformance.py", "-p", "seeded_suite",
+            "-p", "no:cacheprovider", "-rA", "--tokenizer", TOKENIZER, "--path", PATH,
+            "-k", f"{BROKEN} or {KNOWN} or {STALE}")
+    return script_runs.Command(argv, str(ROOT), tuple(sorted(env.items()))), exp_file
+
+
+def background_commands(names: set[str]) -> list[script_runs.Command]:
+    """The seeded run, started at collection on the spare core (``tests/script_runs.py``)."""
+    return [_seeded_run()[0]] if TEST in names else []
+
+
+def test_items_fail_on_seeded_bug_and_stale_expectation_and_count_every_rule():
+    command, exp_file = _seeded_run()
+    res = script_runs.outcome(command)
     out = res.stdout
     assert res.returncode == 1, out[-4000:] + res.stderr[-2000:]
     summary = {m.group(2): m.group(1) for m in re.finditer(r"^(FAILED|PASSED|SKIPPED).*?/(pc_\w+)", out, re.MULTILINE)}

@@ -117,3 +117,38 @@ def test_script_fails_on_affected_release_and_passes_on_fixed(bug):
     else:  # the path was removed before a fix: the newest TRL says so instead of passing
         gone = script_runs.result(sys.executable, script)
         assert gone.returncode == 2 and "NOT APPLICABLE" in gone.stdout, gone.stdout[-2000:]
+
+
+PROBE = '''import os, sys
+print("argv", sys.argv[1:], "cwd", os.path.basename(os.getcwd()), "name", __name__,
+      "path0", sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
+mode = sys.argv[1]
+if mode == "exit":
+    sys.exit(3)
+if mode == "message":
+    sys.exit("bad input")
+if mode == "raise":
+    raise ValueError("boom")
+'''
+
+
+@pytest.mark.parametrize("mode", ["ok", "exit", "message", "raise"])
+def test_a_run_in_a_preloaded_fork_is_the_run_in_a_new_interpreter(mode, tmp_path):
+    """Scripts other than the installed line's long forms run in forks of a preloaded interpreter
+    (``tests/preloaded_python.py``): arguments, working directory, ``__main__``, ``sys.path[0]``, output, exit
+    status and traceback are those of ``python script``."""
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE, encoding="utf-8")
+    fresh = script_runs.run_fresh(sys.executable, script, mode)
+    forked = script_runs._preloaded(sys.executable).run(script, mode)
+    assert not script_runs._preloaded(sys.executable).broken
+    assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
+    assert fresh.returncode == {"ok": 0, "exit": 3, "message": 1, "raise": 1}[mode]
+
+
+def test_a_repro_script_prints_and_exits_the_same_in_a_preloaded_fork():
+    bug = BUGS[0]
+    script = script_runs.script_for(bug.finding, bug.reference)
+    fresh = script_runs.result(sys.executable, script)  # the long form on this line: a new interpreter
+    forked = script_runs._preloaded(sys.executable).run(script)
+    assert (forked.returncode, forked.stdout) == (fresh.returncode, fresh.stdout)

@@ -1,0 +1,92 @@
+"""Run scripts in forks of an interpreter that has already imported torch, transformers, datasets and TRL.
+
+Started by ``tests/script_runs.py`` as ``PYTHON preloaded_python.py`` in a release environment, with the
+environment every repro script run gets. It imports the libraries the scripts import (about 7 of the 9
+CPU seconds a repro script takes), then serves one request per line on stdin:
+``{"script": ..., "args": [...], "cwd": ..., "out": ..., "err": ...}``. For each it forks; the child
+becomes what ``PYTHON script args`` would be (``sys.argv``, ``sys.path[0]``, working directory, stdin from
+/dev/null, stdout and stderr to the named files, the script run as ``__main__``) and its exit status is
+the one the interpreter would give: ``sys.exit``'s code, 1 after an uncaught exception (traceback on
+stderr). The answer is one line on stdout: ``{"returncode": N}``. A child running longer than
+``timeout`` seconds is killed (returncode -9). Standard library only: it runs in any release env.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+
+def preload() -> None:
+    for name in ("torch", "transformers", "datasets", "trl"):
+        with contextlib.suppress(Exception):  # a library that fails here fails in the script, which reports it
+            __import__(name)
+
+
+def child(request: dict) -> None:
+    os.chdir(request["cwd"])
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    for fd, path in ((1, request["out"]), (2, request["err"])):
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(handle, fd)
+        os.close(handle)
+    script = os.path.abspath(request["script"])
+    sys.argv = [script, *request["args"]]
+    sys.path[0] = os.path.dirname(script)
+    code = 0
+    try:
+        import runpy
+
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: traceback from the script, exit 1
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != script:  # this file's and runpy's frames
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code & 0xFF)
+
+
+def serve(timeout: float) -> None:
+    answers = os.fdopen(os.dup(1), "w")
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            child(request)
+        deadline = time.monotonic() + timeout
+        status = None
+        while status is None:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = raw
+            elif time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                status = os.waitpid(pid, 0)[1]
+            else:
+                time.sleep(0.02)
+        code = os.waitstatus_to_exitcode(status)
+        answers.write(json.dumps({"returncode": code}) + "\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    preload()
+    serve(float(sys.argv[1]) if len(sys.argv) > 1 else 600.0)
