@@ -74,6 +74,48 @@ def _judge_embedded(tmp_path, items: list[dict]) -> list[list[dict]]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+class _StreamingJudge:
+    """The embedded engine in a fresh interpreter, started before the items exist and fed as they are made,
+    so that it imports and loads its tokenizers on the spare core while this process computes the encodings
+    (one writer thread: the pipe never blocks the caller)."""
+
+    def __init__(self, tmp_path, tokenizer_ids: list[str]):
+        import queue
+        import threading
+
+        folders = {}
+        for tid in tokenizer_ids:
+            folder = tmp_path / f"tok-{len(folders)}"
+            repro.write_tokenizer(tokenizer_registry.load(tid), folder)
+            folders[tid] = str(folder)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": ""}
+        self.err = (tmp_path / "judge.err").open("w+", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, "-I", "-c", JUDGE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.err, text=True, env=env, cwd=tmp_path)
+        self.lines: queue.Queue = queue.Queue()
+        self.writer = threading.Thread(target=self._write, daemon=True)
+        self.writer.start()
+        for x in (_embedded_part(tmp_path), folders):
+            self.lines.put(json.dumps(x) + "\n")
+
+    def _write(self) -> None:
+        while (line := self.lines.get()) is not None:
+            self.proc.stdin.write(line)
+        self.proc.stdin.close()
+
+    def send(self, item: dict) -> None:
+        self.lines.put(json.dumps(item) + "\n")
+
+    def verdicts(self) -> list[list[dict]]:
+        self.lines.put(None)
+        self.writer.join(timeout=1200)
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout=1200)
+        self.err.seek(0)
+        assert self.proc.returncode == 0, self.err.read()[-3000:]
+        return json.loads(out.strip().splitlines()[-1])
+
+
 def _item(tokenizer_id, ctx, rules) -> dict:
     import dataclasses
 
@@ -117,12 +159,16 @@ def test_embedded_engine_agrees_on_every_seeded_bug(tmp_path):
 @pytest.mark.slow
 def test_embedded_engine_agrees_on_a_full_sweep_of_the_installed_line(tmp_path, conformance_session):
     """Every tokenizer x path x case x rule of the installed TRL: identical verdicts and messages."""
-    items, want, judged = [], [], 0
+    loaded = []
     for tid in tokenizer_registry.default_ids():
         try:
             tokenizer_registry.load(tid)
         except tokenizer_registry.TokenizerUnavailable:
             continue
+        loaded.append(tid)
+    embedded = _StreamingJudge(tmp_path, loaded)
+    items, want, judged = [], [], 0
+    for tid in loaded:
         for path in adapters.PATHS:
             for case in conformance_session.cases:
                 enc = conformance_session.encoding(tid, path, case.id)
@@ -132,9 +178,10 @@ def test_embedded_engine_agrees_on_a_full_sweep_of_the_installed_line(tmp_path, 
                 if not hasattr(ctx, "row"):
                     continue
                 items.append(_item(tid, ctx, RULES))
+                embedded.send(items[-1])
                 want.append([_plain(conformance_session.judge(tid, path, case, r)) for r in RULES.values()])
                 judged += len(RULES)
-    got = _judge_embedded(tmp_path, items)
+    got = embedded.verdicts()
     diffs = [(i["tokenizer"], w[k]["rule"], w[k], g[k]) for i, w, g in zip(items, want, got)
              for k in range(len(w)) if w[k] != g[k]]
     assert judged > 10_000
