@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +68,6 @@ class Preloaded:
     Runs one script at a time; a server that stopped answering is replaced by fresh interpreters."""
 
     def __init__(self, python: str):
-        import threading
-
         self.python = python
         self.lock = threading.Lock()
         self.proc: subprocess.Popen | None = None
@@ -115,16 +114,20 @@ class Preloaded:
 
 
 _servers: dict[str, Preloaded] = {}
-_servers_lock = __import__("threading").Lock()
+_servers_lock = threading.Lock()
 
 
 def _preloaded(python: str) -> Preloaded:
     with _servers_lock:
         if python not in _servers:
-            if not _servers:
-                atexit.register(lambda: [s.close() for s in _servers.values()])
             _servers[python] = Preloaded(python)
         return _servers[python]
+
+
+@atexit.register  # registered after the scripts folder's removal, so it runs before it
+def _close_servers() -> None:
+    for server in _servers.values():
+        server.close()
 
 
 @functools.cache

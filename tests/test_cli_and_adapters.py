@@ -66,7 +66,8 @@ def test_chatml_collator_trains_only_the_last_turn(session):
     assert enc.attention_mask[0] == 0, "DataCollatorForChatML pads on the left"
 
 
-def _available_path() -> str | None:
+def _missing_path() -> str | None:
+    """A path the installed TRL lacks (its adapter's ``available()`` gives the reason), if any."""
     return next((p for p, a in adapters.ADAPTERS.items() if a.available()), None)
 
 
@@ -79,13 +80,13 @@ def _missing_path_command(path: str) -> script_runs.Command:
 
 def background_commands(names: set[str]) -> list[script_runs.Command]:
     """The subprocess of ``test_missing_path_is_skipped_never_passed``, started at collection (script_runs)."""
-    path = _available_path() if "test_missing_path_is_skipped_never_passed" in names else None
+    path = _missing_path() if "test_missing_path_is_skipped_never_passed" in names else None
     return [_missing_path_command(path)] if path else []
 
 
 def test_missing_path_is_skipped_never_passed():
     """A path the installed TRL lacks must show as NOT_APPLICABLE skips, zero passes."""
-    missing = _available_path()
+    missing = _missing_path()
     if missing is None:
         pytest.skip("every path exists in this TRL")
     res = script_runs.outcome(_missing_path_command(missing))

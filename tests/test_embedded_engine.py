@@ -61,21 +61,15 @@ def _plain(verdict) -> dict:
 
 def _judge_embedded(tmp_path, items: list[dict]) -> list[list[dict]]:
     """Verdicts of the embedded engine in a fresh interpreter that has no harness on its path."""
-    folders = {}
-    for tid in sorted({i["tokenizer"] for i in items}):
-        folder = tmp_path / f"tok-{len(folders)}"
-        repro.write_tokenizer(tokenizer_registry.load(tid), folder)
-        folders[tid] = str(folder)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": ""}
-    stdin = "".join(json.dumps(x) + "\n" for x in (_embedded_part(tmp_path), folders, *items))
-    res = subprocess.run([sys.executable, "-I", "-c", JUDGE], input=stdin, capture_output=True, text=True,
-                         check=False, env=env, cwd=tmp_path, timeout=1200)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    judge = _StreamingJudge(tmp_path, sorted({i["tokenizer"] for i in items}))
+    for item in items:
+        judge.send(item)
+    return judge.verdicts()
 
 
 class _StreamingJudge:
-    """The embedded engine in a fresh interpreter, started before the items exist and fed as they are made,
+    """The embedded engine in a fresh interpreter that has no harness on its path, started before the items
+    exist and fed as they are made,
     so that it imports and loads its tokenizers on the spare core while this process computes the encodings
     (one writer thread: the pipe never blocks the caller)."""
 
