@@ -21,7 +21,8 @@ CACHE = Path(os.environ.get("SFT_CONFORMANCE_CACHE", Path.home() / ".cache" / "s
 
 
 def versions():
-    import transformers, trl
+    import transformers
+    import trl
     real = os.path.realpath(trl.__file__)
     where = "" if f"/trl-{trl.__version__}/" in real else f" [code from {real.split('/lib/python')[0].split('/')[-1]}]"
     return f"trl {trl.__version__}{where} transformers {transformers.__version__}"

@@ -3,7 +3,8 @@ than 16 tokens. 1.0.0 refuses the template (no {% generation %}); 1.1.0 swaps in
 (PR #5493) and keeps the truncated row with every label -100, silently; 1.9.0 (PR #6320) drops it.
 Exit 1 when the prepared row is kept with all labels -100."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tid = sys.argv[1] if len(sys.argv) > 1 else "llama3"
 tok = load_tok(tid)
 long_q = ("Please read this long question carefully, think about every word of it, and then answer it in one word: "

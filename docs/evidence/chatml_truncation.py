@@ -4,8 +4,10 @@ longer than 16 tokens. 0.11.3-0.24.0 truncate on the right: the row keeps its BO
 (BOS-002). 0.11.0-0.11.2 (PR #1814's split tokenization, fixed by PR #2172) produce neither.
 argv[1] = 'bos' (default): exit 1 when the row does not start with BOS; 'mask': exit 1 when every label is -100."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, report
 import importlib
+
+from _common import load_tok, report
+
 mode = sys.argv[1] if len(sys.argv) > 1 else "bos"
 tid = sys.argv[2] if len(sys.argv) > 2 else "llama3.1"
 tok = load_tok(tid)

@@ -4,7 +4,8 @@ lands in the completion (PR #4201, 0.24.0, fixes it); 0.20.0-0.27.0 under transf
 BatchEncoding apply_chat_template(tokenize=True) returns (2), so the prompt (header included) is trained (PR #4880,
 0.27.1). Exit 1 when a token of the assistant header has a label."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok("llama3")
 row = {"prompt": [{"role": "user", "content": "What colour is the sky?"}],
        "completion": [{"role": "assistant", "content": "Blue."}]}

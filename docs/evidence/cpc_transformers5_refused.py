@@ -5,7 +5,8 @@ take len() of it instead and train the prompt: cpc_header_trained.py; PR #4880, 
 Exit 1 when the prepared input_ids are not a list of ids or the collator raises that error (a loud refusal, not a
 silent mislabel: the suite reports NOT_APPLICABLE "TRL raised" and DROP-001 PASS)."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok("qwen2.5")
 row = {"prompt": [{"role": "user", "content": "What colour is the sky?"}],
        "completion": [{"role": "assistant", "content": "Blue."}]}

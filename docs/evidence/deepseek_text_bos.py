@@ -3,7 +3,8 @@
 tokenizer loads as LlamaTokenizerFast with add_bos_token=True and adds a second BOS; transformers 5 does not.
 Exit 1 when input_ids start with two BOS."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok("deepseek-v3")
 msgs = [{"role": "user", "content": "What colour is the sky?"}, {"role": "assistant", "content": "Blue."}]
 text = tok.apply_chat_template(msgs, tokenize=False)

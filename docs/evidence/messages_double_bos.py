@@ -2,7 +2,8 @@
 rendered chat with add_special_tokens=True, so the template's own <|begin_of_text|> is preceded by a second one.
 Exit 1 when input_ids start with two BOS (0.8.x; again 0.15.0-0.16.1), 0 otherwise."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok("llama3")
 msgs = [{"role": "user", "content": "What colour is the sky?"}, {"role": "assistant", "content": "Blue."}]
 tr = make_trainer(tok, [{"messages": msgs}, {"messages": msgs}])

@@ -2,7 +2,8 @@
 eos_token after a chat render that already ends with '<|im_end|>\n', so Qwen2.5 rows get an extra <|im_end|> the
 template never writes; PR #3328 (0.17.0) fixes it. Exit 1 when input_ids differ from the template's own tokens."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok("qwen2.5")
 msgs = [{"role": "user", "content": "What colour is the sky?"}, {"role": "assistant", "content": "Blue."}]
 ref = tok(tok.apply_chat_template(msgs, tokenize=False), add_special_tokens=False)["input_ids"]

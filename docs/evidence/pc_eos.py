@@ -2,7 +2,8 @@
 through the chat template ('... [/INST] completion</s>'), 0.15.x (PR #2405) concatenates prompt+completion with no
 EOS, 0.16.0 (PR #3091) appends EOS. Exit 1 when the trained sequence does not end with EOS."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok("mistral-v1")
 rows = [{"prompt": "The capital of France is", "completion": " Paris."}] * 2
 tr = make_trainer(tok, rows)

@@ -4,7 +4,8 @@ common_prefix_length(prompt_ids, prompt_completion_ids) = 0, so the prompt-only 
 1.14.1 the mask is [0]*len(prompt_ids)+..., which masks the merged token (and in 1.9-1.14.1 the all -100 row is dropped).
 Exit 1 when a label falls on a position before the end of the tokenized prompt (prompt text trained)."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok(sys.argv[1] if len(sys.argv) > 1 else "qwen3")
 rows = [{"prompt": "the", "completion": "the"}, {"prompt": "Say hi:", "completion": " hi"}]
 tr = make_trainer(tok, rows, {"completion_only_loss": True})

@@ -5,7 +5,8 @@ Expected labels: the assistant answer and its <|im_end|> trained, nothing of the
 Exit 3 where TRL refuses the template with an error. Exit 2 where the release trains prompt/completion rows in full. Exit 1 when a user-turn token is trained or an answer token is masked (argv[1] == "chatml_collator" checks
 DataCollatorForChatML instead of SFTTrainer)."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import load_tok, make_trainer, first_batch, report
+from _common import first_batch, load_tok, make_trainer, report
+
 tok = load_tok("qwen2.5")
 tok.chat_template = (
     "{% if add_generation_prompt %}{{ '<|im_start|>system\\nToday is Monday.<|im_end|>\\n' }}{% endif %}"

@@ -1,10 +1,14 @@
 # TRL-only: does SFTTrainer render a row's `tools` column into the training sequence?
-import os, sys, tempfile, json
+import os
+import sys
+import tempfile
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-from datasets import Dataset
 import trl
-from trl import SFTTrainer, SFTConfig
+from datasets import Dataset
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from trl import SFTConfig, SFTTrainer
+
 tok = AutoTokenizer.from_pretrained(os.path.expanduser("~/.cache/sft-conformance/qwen2.5"))
 tools = [{"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city.",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
@@ -12,7 +16,7 @@ msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hel
 model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                      num_attention_heads=2, num_key_value_heads=2))
 with tempfile.TemporaryDirectory() as d:
-    kw = dict(output_dir=d, report_to=[], max_length=1024, bf16=False, use_cpu=True) if "max_length" in SFTConfig.__dataclass_fields__ else dict(output_dir=d, report_to=[], use_cpu=True)
+    kw = {"output_dir": d, "report_to": [], "max_length": 1024, "bf16": False, "use_cpu": True} if "max_length" in SFTConfig.__dataclass_fields__ else {"output_dir": d, "report_to": [], "use_cpu": True}
     t = SFTTrainer(model=model, args=SFTConfig(**kw), train_dataset=Dataset.from_list([{"messages": msgs, "tools": tools}]),
                    processing_class=tok)
     ids = t.train_dataset[0]["input_ids"]
