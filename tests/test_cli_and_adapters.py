@@ -46,7 +46,7 @@ def test_show_prints_tokens_with_labels(capsys):
 
 def test_unknown_tokenizer_is_a_clear_error(capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    tokenizer_registry.load.cache_clear()
+    tokenizer_registry.forget("no-such-tokenizer")  # not loaded before: the lookup below is a fresh one
     code = main(["show", "--tokenizer", "no-such-tokenizer", "--path", "messages", "chat_single_turn"])
     assert code == 2
     assert "no-such-tokenizer" in capsys.readouterr().err

@@ -33,6 +33,27 @@ def test_the_report_is_the_same_for_any_number_of_workers(tmp_path):
     assert {r["tokenizer"] for r in one["records"]} == set(TOKENIZERS)
 
 
+def test_a_judged_tokenizer_is_let_go_and_judged_the_same_again():
+    """``run`` drops what it held for a tokenizer once its records are out (encodings, oracles, kept
+    trainers, the loaded tokenizer); judging it again loads it afresh and gives the same records."""
+    from harness.pipeline import runner
+    from harness.pipeline.cases import load_cases
+    from harness.tokenizers import registry
+
+    cases = [c for c in load_cases() if c.id in ("chat_single_turn", "pc_plain")]
+    runner.start_run(cases, ["messages", "prompt_completion", "text"], ["BOS-001", "EOS-001"], False)
+    session = runner._RUN["session"]
+    first: dict = {}
+    runner.judge_tokenizer("synthetic-chatml", first)
+    held = [k for c in (session._encodings, session._oracles, session._contexts, session._batches) for k in c]
+    assert first["records"] and not held
+    assert all(not a.__dict__.get("_reuse") for a in session._adapters.values())
+    assert "synthetic-chatml" not in registry._LOADED
+    again: dict = {}
+    runner.judge_tokenizer("synthetic-chatml", again)
+    assert [r.to_dict() for r in again["records"]] == [r.to_dict() for r in first["records"]]
+
+
 def _sleepy(tid: str, out: dict) -> None:
     if tid == "slow":
         time.sleep(60)

@@ -44,6 +44,10 @@ class PathAdapter:
         """``NotApplicable`` when the installed TRL does not offer this path."""
         raise NotImplementedError
 
+    def release(self) -> None:
+        """Let go of what this adapter keeps from one group to the next (kept trainers); a later group
+        builds anew."""
+
     def accepts(self, case: Case, lt: LoadedTokenizer) -> NotApplicable | None:
         """Whether this path can carry this case with this tokenizer (data shape, template)."""
         if case.shape not in self.shapes:

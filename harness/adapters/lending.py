@@ -64,6 +64,11 @@ def vocabulary_marker(tok) -> int:
 _NEXT_FREE_ID: dict[int, tuple[object, int]] = {}
 
 
+def forget(tok) -> None:
+    """Drop what this module remembers of ``tok`` (its backend's next free id, which holds the backend)."""
+    _NEXT_FREE_ID.pop(id(getattr(tok, "_tokenizer", None)), None)
+
+
 @contextlib.contextmanager
 def lent_tokenizer(lt: LoadedTokenizer):
     """Lend the session's tokenizer to TRL for one run and put its state back afterwards.

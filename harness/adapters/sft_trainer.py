@@ -266,6 +266,9 @@ class SFTTrainerPath(PathAdapter):
             reuse.keep(trainer, calls, seen, tok, state, rows, options, max_length, tmp, mark)
         return trainer
 
+    def release(self) -> None:
+        self.__dict__.pop("_reuse", None)
+
     def make_encoding(self, lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok):
         enc = super().make_encoding(lt, case, scope, input_ids, labels, attention_mask, warnings_seen, tok)
         enc.signs = [*enc.signs, *row_signs({**self.row(case, lt), **self.columns(case)}, tok)]

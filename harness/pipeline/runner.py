@@ -68,6 +68,22 @@ class Session:
             lt.memo["catalog_alias"] = tokenizer_registry.catalog_alias(lt)
         return lt.memo["catalog_alias"] or tokenizer_id
 
+    def forget(self, tokenizer_id: str) -> None:
+        """Let go of everything held for one tokenizer: its encodings, oracles, contexts and batches, the
+        trainers the adapters keep, and the loaded tokenizer. ``run`` judges each tokenizer once and hands
+        its records on as plain data; a worker that kept all it had judged grew past 2 GB, and the kernel's
+        work on that memory was 12 of a 40 s run (docs/suite.md)."""
+        from harness.adapters import lending
+
+        for cache in (self._encodings, self._oracles, self._contexts, self._batches):
+            for key in [k for k in cache if k[0] == tokenizer_id]:
+                del cache[key]
+        for adapter in self._adapters.values():
+            adapter.release()
+        dropped = tokenizer_registry.forget(tokenizer_id)
+        if dropped is not None:
+            lending.forget(dropped.tokenizer)
+
     def adapter(self, path: str):
         """This session's instance of the path's adapter (what it learns about the installed TRL stays here)."""
         if path not in self._adapters:
@@ -307,6 +323,7 @@ def judge_tokenizer(tid: str, out: dict) -> None:
         out["modifier_records"] = session.modifier_records([tid], paths, _RUN["known"])
     out["evidence"] = [ev for path in paths for case in session.cases
                        if (ev := session.evidence(tid, path, case)) is not None]
+    session.forget(tid)  # judged once: nothing of it is asked again
 
 
 # What a worker of ``Session.ahead`` computes: per tokenizer, the paths whose encodings and the (path,

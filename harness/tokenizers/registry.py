@@ -7,7 +7,6 @@ them (it sets ``eos_token``/``pad_token``), so adapters borrow the shared instan
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -37,7 +36,7 @@ class LoadedTokenizer:
 
     def reload(self):
         """A fresh instance of this tokenizer (same source), bypassing the process cache."""
-        return load.__wrapped__(self.id).tokenizer
+        return _load(self.id).tokenizer
 
     @property
     def has_chat_template(self) -> bool:
@@ -169,9 +168,24 @@ def _load_dir(path: str | Path):
     return tok
 
 
-@functools.cache
+_LOADED: dict[str, LoadedTokenizer] = {}
+
+
 def load(spec: str) -> LoadedTokenizer:
-    """Load a tokenizer by catalog id, synthetic id, local folder path, or Hub id."""
+    """Load a tokenizer by catalog id, synthetic id, local folder path, or Hub id (once per process, until
+    ``forget``)."""
+    if spec not in _LOADED:
+        _LOADED[spec] = _load(spec)
+    return _LOADED[spec]
+
+
+def forget(spec: str) -> LoadedTokenizer | None:
+    """Drop the process's loaded copy of ``spec`` (returned; None if there was none); a later ``load``
+    loads it again."""
+    return _LOADED.pop(spec, None)
+
+
+def _load(spec: str) -> LoadedTokenizer:
     if spec in synthetic.SPECS:
         tok = synthetic.build(spec)
         return LoadedTokenizer(spec, tok, _hash_tokenizer(tok), "synthetic (built in code)", "synthetic",
