@@ -9,12 +9,16 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+from harness.pipeline.allocator import keep_freed_memory
+
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 settings.register_profile("dev", max_examples=8, **_COMMON)
 settings.register_profile("ci", max_examples=20, derandomize=True, print_blob=True, **_COMMON)
 settings.register_profile("nightly", max_examples=300, print_blob=True, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+
+keep_freed_memory()  # this repository's test process (harness/pipeline/allocator.py)
 
 _AHEAD = pytest.StashKey[object]()
 

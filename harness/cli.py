@@ -581,6 +581,9 @@ def _keep_transformers_off_stderr():
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from harness.pipeline.allocator import keep_freed_memory
+
+    keep_freed_memory()
     args = build_parser().parse_args(argv)
     _keep_transformers_off_stderr()
     from harness.pipeline.cases import CaseError

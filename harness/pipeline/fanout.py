@@ -72,6 +72,9 @@ def fill(results: dict[str, dict], tokenizer_ids: list[str], work: Work, jobs: i
 
 
 def _start_worker(setup, setup_args) -> None:
+    from harness.pipeline.allocator import keep_freed_memory
+
+    keep_freed_memory()  # a worker of this project's own process (the command line, its test run)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     atexit.register(_exit_without_teardown)  # registered after torch's own handlers, so it runs first
     if setup is not None:
