@@ -4,8 +4,8 @@ Why: torch, datasets and the tokenizers allocate and free large buffers over and
 activations, a ``datasets.map`` batch, a tokenizer's vocabulary). By default glibc serves every block above
 a threshold (128 KiB, rising to 32 MiB) with a fresh ``mmap`` and unmaps it when freed, and gives the top of
 its heap back once 128 KiB of it is free; the next buffer then faults its pages in again, each cleared by the
-kernel. On a 2-core VM that cost one 40-step training check 800,000 page faults and 1.9 of its 2.5 s
-(1.35 s with this), see docs/suite.md.
+kernel. On a 2-core VM that cost ``conformance/test_training.py`` 4.6 million page faults and 13-14 s of
+system time (140,000 and about 1 s with this; docs/suite.md, "Memory the kernel has to clear").
 
 ``keep_freed_memory()`` sets two ``mallopt`` parameters for the rest of the process: no ``mmap`` for
 single blocks (``M_MMAP_MAX`` 0; glibc then grows its heap instead) and no trimming of the heap's free top
