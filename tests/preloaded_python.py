@@ -1,7 +1,7 @@
 """Run scripts in forks of an interpreter that has already imported torch, transformers, datasets and TRL.
 
 Started by ``tests/script_runs.py`` as ``PYTHON preloaded_python.py`` in a release environment, with the
-environment every repro script run gets. It imports the libraries the scripts import (about 7 of the 9
+environment every repro script run gets. It imports the libraries the scripts import, down to the classes they use (about 8 of the 9
 CPU seconds a repro script takes), then serves one request per line on stdin:
 ``{"script": ..., "args": [...], "cwd": ..., "out": ..., "err": ...}``. For each it forks; the child
 becomes what ``PYTHON script args`` would be (``sys.argv``, ``sys.path[0]``, working directory, stdin from
@@ -20,10 +20,26 @@ import time
 import traceback
 
 
+# What the scripts import, down to the classes they use: ``import trl`` and ``import transformers`` are lazy, and
+# the trainer's modules (transformers' Trainer, accelerate, TRL's SFT modules) took about 3 of a script's 9 s after
+# the four packages were imported.
+PRELOAD = {
+    "torch": (),
+    "datasets": ("Dataset",),
+    "transformers": ("AutoTokenizer", "LlamaConfig", "LlamaForCausalLM", "TrainingArguments", "Trainer"),
+    "trl": ("SFTConfig", "SFTTrainer"),
+    "trl.trainer.utils": (),
+}
+
+
 def preload() -> None:
-    for name in ("torch", "transformers", "datasets", "trl"):
+    import importlib
+
+    for module, names in PRELOAD.items():
         with contextlib.suppress(Exception):  # a library that fails here fails in the script, which reports it
-            __import__(name)
+            loaded = importlib.import_module(module)
+            for name in names:
+                getattr(loaded, name, None)
 
 
 def child(request: dict) -> None:

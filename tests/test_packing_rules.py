@@ -8,6 +8,8 @@ and one whose ``position_ids`` continue across the documents of a padding-free b
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conformance.rules import BATCH_RULES, PackedRow
 from conformance.rules.data import FAIL, PASS
@@ -97,3 +99,35 @@ def test_trl_collator_broken_on_purpose_is_caught(monkeypatch, breakage, rule_id
     batches, plain = _seeded_trl_batches(monkeypatch, breakage)
     verdicts = [BATCH_RULES[rule_id](b.rows, documents(b, plain)) for b in batches]
     assert any(v.status == FAIL for v in verdicts), verdicts
+
+
+def _starts_scanning_every_copy(ids, lo, hi, documents):
+    """The one-by-one search written plainly (every document scans the whole row), to compare with the rule's."""
+    from conformance.rules.packing import MIN_CUT_MATCH
+
+    taken, starts = [False] * len(ids), []
+    for doc_id, doc in sorted(documents.items(), key=lambda kv: -len(kv[1])):
+        for k in range(lo, hi):
+            m = min(len(doc), hi - k)
+            if (doc and not taken[k] and (m == len(doc) or m >= MIN_CUT_MATCH) and ids[k:k + m] == doc[:m]
+                    and not any(taken[k:k + m])):
+                taken[k:k + m] = [True] * m
+                starts.append((k, doc_id))
+                break
+    return sorted((k, d) for k, d in starts if k > lo)
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_the_one_by_one_search_finds_what_scanning_every_copy_finds(data):
+    """``_starts_one_by_one`` (where no tiling exists) resumes each distinct sequence where its last copy stopped;
+    on rows built from copies, cuts and noise it gives exactly the plain search's starts."""
+    from conformance.rules.packing import _starts_one_by_one
+
+    alphabet = st.integers(1, 4)
+    pieces = data.draw(st.lists(st.lists(alphabet, min_size=1, max_size=12), min_size=1, max_size=4))
+    documents = {f"d{i}~{c}": p for i, p in enumerate(pieces) for c in range(data.draw(st.integers(1, 3)))}
+    row = [t for _ in range(data.draw(st.integers(1, 5))) for t in data.draw(st.sampled_from(pieces + [[0, 9]]))]
+    lo = data.draw(st.integers(0, len(row) - 1))
+    hi = data.draw(st.integers(lo + 1, len(row)))
+    assert _starts_one_by_one(row, lo, hi, documents) == _starts_scanning_every_copy(row, lo, hi, documents)

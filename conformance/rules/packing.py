@@ -140,12 +140,20 @@ def _starts_one_by_one(ids, lo, hi, documents) -> list[tuple[int, str]]:
     at: dict[int, list[int]] = {}  # token id -> its positions in the row, in order (a document is tried only there)
     for k in range(lo, hi):
         at.setdefault(ids[k], []).append(k)
+    # A position that failed a sequence fails it for good (``taken`` only grows), so each distinct sequence
+    # goes on from where its last look stopped: copies of one document cost one scan of the row, not one each.
+    resume: dict[tuple, int] = {}
     starts = []
     for doc_id, doc in sorted(documents.items(), key=lambda kv: -len(kv[1])):
         n = len(doc)
         if not n:
             continue
-        for k in at.get(doc[0], ()):
+        key = tuple(doc)
+        positions = at.get(doc[0], ())
+        i = resume.get(key, 0)
+        while i < len(positions):
+            k = positions[i]
+            i += 1
             if taken[k]:
                 continue
             m = min(n, hi - k)
@@ -153,6 +161,7 @@ def _starts_one_by_one(ids, lo, hi, documents) -> list[tuple[int, str]]:
                 taken[k:k + m] = [True] * m
                 starts.append((k, doc_id))
                 break
+        resume[key] = i
     return sorted((k, d) for k, d in starts if k > lo)
 
 
