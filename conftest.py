@@ -5,6 +5,8 @@ derandomized in ci so a CI run is reproducible; nightly explores new inputs ever
 """
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -32,6 +34,21 @@ def conformance_session(request):
     return Session(ahead=request.config.stash.get(_AHEAD, None))
 
 
+def pytest_sessionstart(session):
+    """The README's run (no arguments: every test path) starts the preloaded interpreters that the repro scripts
+    fork from (``tests/script_runs.py``) before collecting: collection keeps one core busy for about 20 s, and
+    their imports take the other."""
+    config = session.config
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS or config.getoption("collectonly"):
+        return
+    sys.path.insert(0, str(Path(__file__).parent / "tests"))  # where pytest imports the test modules from
+    import script_runs
+    from test_repro_short import interpreters
+
+    for python in sorted(interpreters()):
+        script_runs.warm(python)
+
+
 def pytest_collection_modifyitems(config, items):
     start_background_runs(config, items)
     if not config.getoption("collectonly"):
@@ -42,9 +59,9 @@ def start_session_ahead(config, items) -> None:
     """The encodings and packed batches the selected items will ask the shared session for are computed on
     the spare cores (``fanout.Ahead``, worker processes running the same code), from the last item's back,
     while this process runs the tests in order; a unit this process reaches first it computes itself.
-    A module says what its items need with ``session_needs(params)``. Opt-in, ``SFT_CONFORMANCE_AHEAD=1``: in CI it
-    did not shorten the README's test command (439.8 s with it, 426.6 s without), see docs/suite.md."""
-    if os.environ.get("SFT_CONFORMANCE_AHEAD") != "1":
+    A module says what its items need with ``session_needs(params)``. On by default; ``SFT_CONFORMANCE_AHEAD=0``
+    turns it off (docs/suite.md has the measurements either way)."""
+    if os.environ.get("SFT_CONFORMANCE_AHEAD", "1") == "0":
         return
     from harness.pipeline import fanout, runner
 
@@ -67,7 +84,8 @@ def start_background_runs(config, items) -> None:
     commanding = [it for it in items if hasattr(getattr(it, "module", None), "background_commands")]
     scripted = [it for it in items
                 if getattr(getattr(it, "module", None), "__name__", "").endswith(("test_repro", "test_repro_short"))
-                and "bug" in getattr(getattr(it, "callspec", None), "params", {})]
+                and ("bug" in getattr(getattr(it, "callspec", None), "params", {})
+                     or it.originalname.startswith("test_a_repro_script_runs_standalone"))]
     if not (commanding or scripted):
         return
     moved = set(commanding) | set(scripted)
@@ -80,6 +98,10 @@ def start_background_runs(config, items) -> None:
         for command in module.background_commands({it.originalname for it in commanding if it.module is module}):
             script_runs.start(command)
     for item in scripted:
+        if not hasattr(item, "callspec"):  # one script in a new interpreter and in a fork
+            script_runs.submit(*item.module.standalone_run(), fresh=True)
+            script_runs.submit(*item.module.standalone_run())
+            continue
         bug = item.callspec.params["bug"]
         if item.originalname in ("test_script_fails_on_affected_release_and_passes_on_fixed",
                                  "test_short_and_long_forms_agree_on_affected_and_fixed_lines"):

@@ -19,7 +19,6 @@ import sys
 import time
 import traceback
 
-
 # What the scripts import, down to the classes they use: ``import trl`` and ``import transformers`` are lazy, and
 # the trainer's modules (transformers' Trainer, accelerate, TRL's SFT modules) took about 3 of a script's 9 s after
 # the four packages were imported.

@@ -37,6 +37,13 @@ def background_runs(bug) -> list[tuple]:
     return [(python, short, *_tokenizer_args(bug.finding)) for python in pythons]
 
 
+def interpreters() -> set[Path]:
+    """Every interpreter a repro script of the catalog runs in (long and short forms: the installed TRL, an
+    affected and a fixed line), for the root conftest to start their preloaded forks early."""
+    return {python for bug in BUGS for lines in ((), bug.affected, bug.fixed)
+            if (python := next((p for line in lines if (p := _python_for(line))), None) if lines else Path(sys.executable))}
+
+
 def _agree(python, bug):
     """Run both forms of ``bug`` in ``python``; assert the same exit code and return the short form's run."""
     short = script_runs.short_script_for(bug.finding, bug.reference)
