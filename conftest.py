@@ -35,11 +35,12 @@ def conformance_session(request):
 
 
 def pytest_sessionstart(session):
-    """The README's run (no arguments: every test path) starts the preloaded interpreters that the repro scripts
-    fork from (``tests/script_runs.py``) before collecting: collection keeps one core busy for about 20 s, and
-    their imports take the other."""
+    """The README's run (no arguments: every test path, no ``-k`` or ``-m`` selection) starts the preloaded
+    interpreters that the repro scripts fork from (``tests/script_runs.py``) before collecting: collection keeps
+    one core busy for about 20 s, and their imports take the other."""
     config = session.config
-    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS or config.getoption("collectonly"):
+    if (config.args_source is not pytest.Config.ArgsSource.TESTPATHS or config.getoption("collectonly")
+            or config.getoption("keyword") or config.getoption("markexpr")):
         return
     sys.path.insert(0, str(Path(__file__).parent / "tests"))  # where pytest imports the test modules from
     import script_runs

@@ -101,6 +101,11 @@ class Preloaded:
                 os.setpriority(os.PRIO_PROCESS, self.proc.pid, NICENESS)  # its forks too (``run_behind``)
         return self.proc
 
+    def warm(self) -> None:
+        with self.lock:
+            if not self.broken:
+                self._start()
+
     def run(self, script: Path, *args: str) -> subprocess.CompletedProcess:
         argv = [self.python, str(script), *args]
         with self.lock:
@@ -139,10 +144,7 @@ _servers_lock = threading.Lock()
 
 def warm(python) -> None:
     """Start ``python``'s preloaded interpreter now (it imports in the background, at ``NICENESS``)."""
-    server = _preloaded(str(python))
-    with server.lock:
-        if not server.broken:
-            server._start()
+    _preloaded(str(python)).warm()
 
 
 def _preloaded(python: str) -> Preloaded:

@@ -29,19 +29,23 @@ def background_runs(bug) -> list[tuple]:
     the installed TRL's, then an affected and a fixed line's where their environments exist. The long form's runs
     come from ``tests/test_repro.py``'s."""
     short = script_runs.short_script_for(bug.finding, bug.reference)
+    return [(python, short, *_tokenizer_args(bug.finding)) for python in _pythons(bug)]
+
+
+def _pythons(bug) -> list[Path]:
+    """The installed TRL's interpreter, then an affected and a fixed line's where their environments exist."""
     pythons = [Path(sys.executable)]
     for lines in (bug.affected, bug.fixed):
         python = next((p for line in lines if (p := _python_for(line))), None)
         if python:
             pythons.append(python)
-    return [(python, short, *_tokenizer_args(bug.finding)) for python in pythons]
+    return pythons
 
 
 def interpreters() -> set[Path]:
-    """Every interpreter a repro script of the catalog runs in (long and short forms: the installed TRL, an
-    affected and a fixed line), for the root conftest to start their preloaded forks early."""
-    return {python for bug in BUGS for lines in ((), bug.affected, bug.fixed)
-            if (python := next((p for line in lines if (p := _python_for(line))), None) if lines else Path(sys.executable))}
+    """Every interpreter a repro script of the catalog runs in (long and short forms), for the root conftest to
+    start their preloaded forks early."""
+    return {python for bug in BUGS for python in _pythons(bug)}
 
 
 def _agree(python, bug):
