@@ -60,18 +60,19 @@ def start_session_ahead(config, items) -> None:
     """The encodings and packed batches the selected items will ask the shared session for are computed on
     the spare cores (``fanout.Ahead``, worker processes running the same code), from the last item's back,
     while this process runs the tests in order; a unit this process reaches first it computes itself.
-    A module says what its items need with ``session_needs(params)``. On by default; ``SFT_CONFORMANCE_AHEAD=0``
-    turns it off (docs/suite.md has the measurements either way)."""
+    A module says what an item needs with ``session_needs(name, params)`` (the test function's name and its
+    parameters): encodings and batches, and the session's ``COMPUTED`` units (training checks, batches at
+    scale), which the workers take on last. On by default; ``SFT_CONFORMANCE_AHEAD=0`` turns it off
+    (docs/suite.md has the measurements either way)."""
     if os.environ.get("SFT_CONFORMANCE_AHEAD", "1") == "0":
         return
     from harness.pipeline import fanout, runner
 
     needs = []
     for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", None)
         declare = getattr(getattr(item, "module", None), "session_needs", None)
-        if params and declare is not None:
-            needs.extend(declare(params))
+        if declare is not None:
+            needs.extend(declare(item.originalname, getattr(getattr(item, "callspec", None), "params", {})))
     ahead = runner.ahead_of(needs, fanout.default_jobs() - 1)
     if ahead is not None:
         config.stash[_AHEAD] = ahead

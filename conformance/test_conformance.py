@@ -88,7 +88,7 @@ def test_rules(conformance_item, conformance_session, known_upstream, record_pro
         pytest.skip(f"UNDECIDABLE: {_unique(undecidable)}")
 
 
-def session_needs(params) -> list[tuple]:
+def session_needs(name: str, params: dict) -> list[tuple]:
     """What an item asks the shared session for (computed ahead on a spare core: the root conftest)."""
-    it = params["conformance_item"]
-    return [("encodings", it.tokenizer, it.path)]
+    it = params.get("conformance_item")
+    return [("encodings", it.tokenizer, it.path)] if it is not None else []

@@ -28,7 +28,6 @@ from harness.adapters.versions import library_versions
 from harness.pipeline import expectations
 from harness.pipeline.encoding import NotApplicable
 from harness.pipeline.invariance import documents, packed_differences, token_count_difference
-from harness.tokenizers import registry as tokenizer_registry
 
 RULE = "MOD-001"
 TOKENIZERS = ("synthetic-chatml", "synthetic-pad-eq-eos", "synthetic-no-template", "qwen3", "llama3", "gemma3")
@@ -85,6 +84,7 @@ def test_packed_documents_stay_apart(tid, path, modifier, rule_id, conformance_s
 MAP_BATCH = 1000  # datasets.map's default batch size: code that runs only from the second batch on needs more rows
 SCALE_TOKENIZER = "synthetic-chatml"
 SCALE_PATHS = ("text", "completion_only_loss")
+SCALE_ROWS = 2 * MAP_BATCH  # more rows than this: the cases repeated
 
 
 @pytest.mark.parametrize("modifier", [m for m in MODIFIERS if m != "custom_text_field"])
@@ -93,19 +93,13 @@ def test_modifier_across_map_batches(path, modifier, conformance_session):
     """The golden cases repeated past several ``datasets.map`` batches (slicing offsets in packing run only
     from the second batch on): every copy keeps the labels its case has collated alone (MOD-001), and the
     batch rules hold as on the small dataset."""
-    import dataclasses
-
     built = conformance_session.modifier_batches(SCALE_TOKENIZER, path, modifier)
     if isinstance(built, str):
         pytest.skip(built)
-    cases, plain, small = built
-    copies = -(-2 * MAP_BATCH // len(cases)) + 1
-    many = [dataclasses.replace(c, id=f"{c.id}~{k}") for k in range(copies) for c in cases]
-    alone = {m.id: plain[m.id.split("~")[0]] for m in many}
-    lt = tokenizer_registry.load(SCALE_TOKENIZER)
-    batches = adapters.get(path).modifier_batches(lt, many, modifier)
+    _cases, plain, small = built
+    many, alone, batches = conformance_session.at_scale(SCALE_TOKENIZER, path, modifier, SCALE_ROWS)
     assert not isinstance(batches, NotApplicable), batches
-    assert sum(len(b.case_ids) for b in batches) > 2 * MAP_BATCH
+    assert sum(len(b.case_ids) for b in batches) > SCALE_ROWS
     where = f"{path}+{modifier}"
     known = expectations.find(EXPECTATIONS, RULE, SCALE_TOKENIZER, path, "*", library_versions(), modifier)
     if MODIFIERS[modifier].cuts:  # pieces of examples: every token accounted for (placement is ambiguous at scale)
@@ -126,6 +120,11 @@ def test_modifier_across_map_batches(path, modifier, conformance_session):
             assert "fail" not in big_status, f"{rule_id} fails only on {len(many)} rows ({where})"
 
 
-def session_needs(params) -> list[tuple]:
+def session_needs(name: str, params: dict) -> list[tuple]:
     """What an item asks the shared session for (computed ahead on a spare core: the root conftest)."""
-    return [("batches", params.get("tid", SCALE_TOKENIZER), params["path"], params["modifier"])]
+    if "path" not in params or "modifier" not in params:
+        return []
+    needs = [("batches", params.get("tid", SCALE_TOKENIZER), params["path"], params["modifier"])]
+    if name == "test_modifier_across_map_batches":
+        needs.append(("at_scale", SCALE_TOKENIZER, params["path"], params["modifier"], SCALE_ROWS))
+    return needs

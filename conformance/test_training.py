@@ -42,8 +42,8 @@ def _record(key, result):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("path", [_param(p) for p in PATHS])
-def test_loss_falls_on_response_not_prompt(path):
-    result = run_check(TOKENIZER, path=path)
+def test_loss_falls_on_response_not_prompt(path, conformance_session):
+    result = conformance_session.training(TOKENIZER, path)
     if isinstance(result, NotApplicable):
         pytest.skip(f"NOT_APPLICABLE: {result.reason}")
     _record(path, result)
@@ -51,20 +51,31 @@ def test_loss_falls_on_response_not_prompt(path):
 
 
 @pytest.mark.gpu
-def test_control_full_sequence_training_lowers_prompt_loss():
+def test_control_full_sequence_training_lowers_prompt_loss(conformance_session):
     """Without masking the prompt loss must fall: proves TRAIN-001 can fail."""
-    result = run_check(control=True)
+    result = conformance_session.training(TOKENIZER, "completion_only_loss", control=True)
     _record("control", result)
     assert result.status == "pass", result.message
-    masked = run_check(path="completion_only_loss")
+    masked = conformance_session.training(TOKENIZER, "completion_only_loss")
     if not isinstance(masked, NotApplicable):
         assert result.prompt_after < masked.prompt_after, "control must learn the prompt, the masked run must not"
 
 
 @pytest.mark.gpu
 def test_training_check_is_deterministic():
+    """Two runs in this process give the same losses (the other checks may have run in a worker process)."""
     a, b = run_check(path="assistant_only_loss", steps=10), run_check(path="assistant_only_loss", steps=10)
     if isinstance(a, NotApplicable):
         pytest.skip(a.reason)
     assert (a.status, round(a.prompt_after, 4), round(a.response_after, 4)) == \
            (b.status, round(b.prompt_after, 4), round(b.response_after, 4))
+
+
+def session_needs(name: str, params: dict) -> list[tuple]:
+    """What an item asks the shared session for (computed ahead on a spare core: the root conftest)."""
+    if name == "test_loss_falls_on_response_not_prompt":
+        return [("training", TOKENIZER, params["path"], False)]
+    if name == "test_control_full_sequence_training_lowers_prompt_loss":
+        return [("training", TOKENIZER, "completion_only_loss", True),
+                ("training", TOKENIZER, "completion_only_loss", False)]
+    return []

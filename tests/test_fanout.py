@@ -80,6 +80,49 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_finished_tokenizers():
     assert time.perf_counter() - t0 < 20, "the sleeping worker was waited for instead of stopped"
 
 
+HOLDING_A_LOCK = """
+import sys, time
+from harness.pipeline import fanout
+
+def hold_a_lock(key, out):
+    import multiprocessing
+    lock = multiprocessing.get_context("spawn").Lock()  # a semaphore the resource tracker is told of
+    if key == "slow":
+        time.sleep(60)
+    out["done"] = key
+
+if __name__ == "__main__":
+    ahead = fanout.Ahead(["quick", "slow"], hold_a_lock, jobs=1)  # closed with "slow" under way
+    assert ahead.take("quick") == {"done": "quick"}
+    while "slow" not in ahead.owned_by_workers():
+        time.sleep(0.01)
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    ahead.close()
+    assert time.monotonic() - t0 < 20, "the sleeping worker was waited for instead of stopped"
+    ahead = fanout.Ahead(["quick"], hold_a_lock, jobs=1)  # closed with nothing under way
+    assert ahead.take("quick") == {"done": "quick"}
+    ahead.close()
+    print("closed both")
+"""
+
+
+def test_closing_ahead_leaves_no_semaphore_to_the_resource_tracker(tmp_path):
+    """A worker stopped in the middle of a unit, and one let go when idle, both leave by their finalizers: the
+    resource tracker has no leaked semaphore to warn of when the process ends."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "holding_a_lock.py"
+    script.write_text(HOLDING_A_LOCK)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root)}, check=False)
+    assert proc.returncode == 0 and "closed both" in proc.stdout, proc.stderr[-2000:]
+    assert "leaked" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+
+
 def test_one_job_runs_in_this_process_and_keeps_a_partly_filled_result():
     results: dict = {}
 
@@ -236,24 +279,36 @@ def test_ahead_hands_over_what_workers_computed_and_leaves_the_rest_to_the_calle
     assert ahead.take("k3") is None  # after close nothing is waited for
 
 
-def test_a_session_computed_ahead_gives_the_same_encodings_and_batches():
+def test_a_session_computed_ahead_gives_the_same_encodings_batches_and_computed_units():
     from harness.pipeline import runner
 
     tids = ["synthetic-chatml", "synthetic-no-pad", "synthetic-double-bos", "gpt2"]
     paths = ("messages", "prompt_completion")
     needs = [("encodings", t, p) for t in tids for p in paths] + [("batches", t, "text", "padding_free") for t in tids]
-    ahead = runner.ahead_of(needs, jobs=1)
+    scaled = ("at_scale", "gpt2", "text", "packing_wrapped", 30)  # a COMPUTED unit: taken on after the others
+    ahead = runner.ahead_of([*needs, scaled], jobs=1)
     assert ahead is not None
     try:
         ahead_session, own = runner.Session(ahead=ahead), runner.Session()
-        for t in tids:
+        for t in tids:  # the worker goes from the last tokenizer back, this process from the first on
             for p in paths:
                 assert ({c: e.__dict__ for c, e in ahead_session.encodings(t, p).items()}
                         == {c: e.__dict__ for c, e in own.encodings(t, p).items()}), (t, p)
             cases, _plain, batches = ahead_session.modifier_batches(t, "text", "padding_free")
             want = own.modifier_batches(t, "text", "padding_free")
             assert [c.id for c in cases] == [c.id for c in want[0]] and batches == want[2], t
-        assert ahead.handed_over >= 1, "no unit came from the worker"
+        handed = ahead.handed_over
+        assert handed >= 1, "no encodings came from the worker"
+        want = own.at_scale(*scaled[1:])
+        deadline = time.monotonic() + 300
+        while scaled not in ahead.owned_by_workers():  # the worker takes it on after the others
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        many, alone, batches = ahead_session.at_scale(*scaled[1:])
+        assert ahead.handed_over == handed + 1, "the batches at scale did not come from the worker"
+        assert [c.id for c in many] == [c.id for c in want[0]] and len(many) > 30
+        assert {k: e.__dict__ for k, e in alone.items()} == {k: e.__dict__ for k, e in want[1].items()}
+        assert batches == want[2]
     finally:
         ahead.close()
     assert runner.ahead_of(needs[:2], jobs=1) is None  # one tokenizer: not worth a worker

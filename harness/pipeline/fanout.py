@@ -76,9 +76,27 @@ def _start_worker(setup, setup_args) -> None:
 
     keep_freed_memory()  # a worker of this project's own process (the command line, its test run)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave_on_terminate)
     atexit.register(_exit_without_teardown)  # registered after torch's own handlers, so it runs first
     if setup is not None:
         setup(*setup_args)
+
+
+_UNIT = {"under_way": False, "terminated": False}  # this worker's state, for ``_leave_on_terminate``
+
+
+def _leave_on_terminate(_signum, _frame) -> None:
+    """``Pool.terminate`` (an error, Ctrl-C, ``Ahead.close`` with a unit under way) sends SIGTERM. A worker in the
+    middle of a unit leaves by ``SystemExit``, so that its finalizers run: it holds multiprocessing locks of its
+    own (a ``datasets.map`` makes one), and one killed outright left them registered with the resource tracker,
+    which then warned of leaked semaphores at the end of the run. Outside a unit (waiting for one, or already
+    leaving, finalizers under way) the signal ends it as before."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _UNIT["under_way"]:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    _UNIT["terminated"] = True
+    raise SystemExit(0)
 
 
 def _exit_without_teardown() -> None:
@@ -93,7 +111,13 @@ def _exit_without_teardown() -> None:
 
 def _run_one(work: Work, tid: str) -> tuple[str, dict]:
     result: dict = {}
-    work(tid, result)
+    _UNIT["under_way"] = True
+    try:
+        work(tid, result)
+    finally:
+        _UNIT["under_way"] = False
+    if _UNIT["terminated"]:  # the work caught the SystemExit: leave now rather than wait for more
+        raise SystemExit(0)
     return tid, result
 
 
@@ -120,6 +144,7 @@ class Ahead:
         self._owner: dict = {}  # key -> "worker" | "caller"
         self._results: dict = {}
         self._failed: set = set()
+        self._running: set = set()  # units handed to a worker that has not answered yet
         self._cond = threading.Condition()
         self._slots = threading.Semaphore(jobs)
         self._pool = multiprocessing.get_context("spawn").Pool(jobs, initializer=_start_worker,
@@ -139,6 +164,7 @@ class Ahead:
                 if key is None or self._closed:
                     break
                 self._owner[key] = "worker"
+                self._running.add(key)
             try:
                 self._pool.apply_async(_run_one, (self._work, key), callback=self._finished,
                                        error_callback=functools.partial(self._raised, key))
@@ -150,12 +176,14 @@ class Ahead:
     def _finished(self, item) -> None:
         key, result = item
         with self._cond:
+            self._running.discard(key)
             self._results[key] = result
             self._cond.notify_all()
         self._slots.release()
 
     def _raised(self, key, _exc) -> None:
         with self._cond:
+            self._running.discard(key)
             self._failed.add(key)
             self._cond.notify_all()
         self._slots.release()
@@ -185,10 +213,15 @@ class Ahead:
             return [k for k, o in self._owner.items() if o == "worker"]
 
     def close(self) -> None:
-        """Stop the workers; units not taken are dropped (a later ``take`` returns None)."""
+        """Stop the workers; units not taken are dropped (a later ``take`` returns None). Idle workers are let go
+        (they leave as at the end of ``fill``); a unit still under way is cut short (``Pool.terminate``)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            under_way = bool(self._running)
         self._slots.release()
-        self._pool.terminate()
+        if under_way:
+            self._pool.terminate()
+        else:
+            self._pool.close()
         self._pool.join()

@@ -7,6 +7,7 @@ pytest suite and the CLI read from the same ``Session``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from harness import adapters
@@ -56,6 +57,7 @@ class Session:
         self._oracles: dict[tuple[str, str], Oracle | OracleError] = {}
         self._contexts: dict[tuple[str, str, str], tuple] = {}  # one Context (and alignment) per encoding
         self._batches: dict[tuple[str, str, str], object] = {}
+        self._computed: dict[tuple, object] = {}  # the units of ``COMPUTED``: ("training", ...), ("at_scale", ...)
 
     def tokenizer(self, tokenizer_id: str):
         return tokenizer_registry.load(tokenizer_id)
@@ -69,7 +71,7 @@ class Session:
         return lt.memo["catalog_alias"] or tokenizer_id
 
     def forget(self, tokenizer_id: str) -> None:
-        """Let go of everything held for one tokenizer: its encodings, oracles, contexts and batches, the
+        """Let go of everything held for one tokenizer: its encodings, oracles, contexts, batches and computed units, the
         trainers the adapters keep, and the loaded tokenizer. ``run`` judges each tokenizer once and hands
         its records on as plain data; a worker that kept all it had judged grew past 2 GB, and the kernel's
         work on that memory was 12 of a 40 s run (docs/suite.md)."""
@@ -78,6 +80,8 @@ class Session:
         for cache in (self._encodings, self._oracles, self._contexts, self._batches):
             for key in [k for k in cache if k[0] == tokenizer_id]:
                 del cache[key]
+        for key in [k for k in self._computed if k[1] == tokenizer_id]:
+            del self._computed[key]
         for adapter in self._adapters.values():
             adapter.release()
         dropped = tokenizer_registry.forget(tokenizer_id)
@@ -107,6 +111,9 @@ class Session:
             return
         result = self.ahead.take(unit)
         if not result:
+            return
+        if "value" in result:
+            self._computed.setdefault(unit, result["value"])
             return
         tid = unit[1]
         for path, encodings in result.get("encodings", {}).items():
@@ -259,6 +266,40 @@ class Session:
             return f"NOT_APPLICABLE: {batches.reason}"
         return cases, plain, batches
 
+    def _computed_once(self, unit: tuple, compute):
+        """What ``compute()`` returns for ``unit``, computed once: by a worker ahead if one did, else here."""
+        if unit not in self._computed:
+            self._take_ahead(unit)
+        if unit not in self._computed:
+            self._computed[unit] = compute()
+        return self._computed[unit]
+
+    def training(self, tokenizer_id: str, path: str, control: bool = False):
+        """The training check (``harness.pipeline.training.run_check``) of ``path``, or of the full-sequence
+        control: a ``TrainingResult`` or ``NotApplicable``."""
+        from harness.pipeline.training import run_check
+
+        return self._computed_once(("training", tokenizer_id, path, control),
+                                   lambda: run_check(tokenizer_id, path=path, control=control))
+
+    def at_scale(self, tokenizer_id: str, path: str, modifier: str, rows: int):
+        """The cases of ``modifier_batches`` repeated until there are more than ``rows`` of them (each copy's id
+        is ``<case>~<k>``), prepared and collated together with ``modifier`` by TRL: (copies, each copy's
+        encoding alone, the batches), or the reason there are none (a string, as ``modifier_batches``)."""
+        import dataclasses
+
+        def compute():
+            built = self.modifier_batches(tokenizer_id, path, modifier)
+            if isinstance(built, str):
+                return built
+            cases, plain, _small = built
+            copies = -(-rows // len(cases)) + 1
+            many = [dataclasses.replace(c, id=f"{c.id}~{k}") for k in range(copies) for c in cases]
+            alone = {m.id: plain[m.id.split("~")[0]] for m in many}
+            return many, alone, adapters.get(path).modifier_batches(self.tokenizer(tokenizer_id), many, modifier)
+
+        return self._computed_once(("at_scale", tokenizer_id, path, modifier, rows), compute)
+
     def modifier_records(self, tokenizer_ids, paths, expectations=(), modifiers=None) -> list[Record]:
         """MOD-001 per case and MOD-002/MOD-003 per batch (case ``*``), for every modifier of every path."""
         from conformance.rules import BATCH_RULES
@@ -339,8 +380,13 @@ def compute_ahead(unit: tuple[str, str], out: dict) -> None:
     """One unit of ``Session.ahead``: ``("encodings", tid)`` or ``("batches", tid)``, computed by this
     process's own Session exactly as the caller's would. A part that raises is left out, so that the
     caller computes it and meets the error itself."""
-    kind, tid = unit
-    session, want = _AHEAD["session"], _AHEAD["demand"][tid]
+    kind, tid = unit[:2]
+    session = _AHEAD["session"]
+    if kind in COMPUTED:
+        with contextlib.suppress(Exception):  # left out: the caller computes it and sees the error
+            out["value"] = getattr(session, kind)(*unit[1:])
+        return
+    want = _AHEAD["demand"][tid]
     if kind == "encodings":
         out["encodings"] = {}
         for path in want["paths"]:
@@ -357,14 +403,20 @@ def compute_ahead(unit: tuple[str, str], out: dict) -> None:
                 continue
 
 
+# Session methods whose result is one unit of its own: ``("training", tid, path, control)`` and
+# ``("at_scale", tid, path, modifier, rows)``, named by the method and its arguments.
+COMPUTED = ("training", "at_scale")
+
+
 def ahead_of(needs, jobs: int):
     """A ``fanout.Ahead`` working through ``needs`` (``("encodings", tid, path)`` and ``("batches", tid, path,
-    modifier)``, in the order the caller will ask) from the last one back, or None when fewer than four
-    tokenizers are needed or no core is spare."""
+    modifier)``, in the order the caller will ask) from the last one back, then the ``COMPUTED`` units among
+    them in order; or None when fewer than four tokenizers are needed or no core is spare."""
     from harness.pipeline import fanout
 
     demand: dict[str, dict[str, list]] = {}
-    for kind, tid, *rest in needs:
+    computed = [tuple(n) for n in needs if n[0] in COMPUTED]
+    for kind, tid, *rest in (n for n in needs if n[0] not in COMPUTED):
         want = demand.setdefault(tid, {"paths": [], "batches": []})
         if kind == "encodings" and rest[0] not in want["paths"]:
             want["paths"].append(rest[0])
@@ -374,6 +426,7 @@ def ahead_of(needs, jobs: int):
         return None
     units = [("encodings", t) for t in reversed(demand) if demand[t]["paths"]]
     units += [("batches", t) for t in reversed(demand) if demand[t]["batches"]]
+    units += list(dict.fromkeys(computed))
     return fanout.Ahead(units, compute_ahead, jobs, setup=start_ahead, setup_args=(demand,))
 
 
