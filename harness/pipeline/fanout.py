@@ -87,9 +87,9 @@ _UNIT = {"under_way": False, "terminated": False}  # this worker's state, for ``
 
 def _leave_on_terminate(_signum, _frame) -> None:
     """``Pool.terminate`` (an error, Ctrl-C, ``Ahead.close`` with a unit under way) sends SIGTERM. A worker in the
-    middle of a unit leaves by ``SystemExit``, so that its finalizers run: it holds multiprocessing locks of its
-    own (a ``datasets.map`` makes one), and one killed outright left them registered with the resource tracker,
-    which then warned of leaked semaphores at the end of the run. Outside a unit (waiting for one, or already
+    middle of a unit leaves by ``SystemExit``, so that its finalizers run: the libraries it ran may have made
+    multiprocessing locks of their own, and a worker killed outright left them registered with the resource
+    tracker, which then warned of a leaked semaphore at the end of the run. Outside a unit (waiting for one, or already
     leaving, finalizers under way) the signal ends it as before."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if not _UNIT["under_way"]:
