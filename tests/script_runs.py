@@ -68,8 +68,7 @@ def run_behind(argv: list[str], text: bool = True, **popen) -> subprocess.Comple
     process and the session's workers (``fanout.Ahead``) are the ones every other test waits on, so on a
     busy machine they get the cores first and these take what is left."""
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text, **popen) as proc:
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, proc.pid, NICENESS)
+        _behind(proc.pid)
         try:
             out, err = proc.communicate(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -77,6 +76,12 @@ def run_behind(argv: list[str], text: bool = True, **popen) -> subprocess.Comple
             proc.communicate()
             raise
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _behind(pid: int) -> None:
+    """Lower a started process's priority to ``NICENESS`` (what it starts inherits it)."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, NICENESS)
 
 
 class Preloaded:
@@ -97,8 +102,7 @@ class Preloaded:
             self.proc = subprocess.Popen([self.python, str(Path(__file__).with_name("preloaded_python.py")),
                                           str(TIMEOUT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, text=True, env=env, cwd=_scripts_dir)
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, self.proc.pid, NICENESS)  # its forks too (``run_behind``)
+            _behind(self.proc.pid)  # its forks too, as ``run_behind``'s runs
         return self.proc
 
     def warm(self) -> None:
@@ -209,7 +213,12 @@ def _start(key, fn, *args) -> None:
 
 
 def submit(python, script: Path, *args: str, fresh: bool = False) -> None:
-    _start(_run_key(python, script, args, fresh), run_fresh if fresh else run, python, script, *args)
+    _start(_run_key(python, script, args, fresh), _runner(fresh), python, script, *args)
+
+
+def _runner(fresh: bool):
+    """``run_fresh`` (a new interpreter) or ``run`` (a fork of the preloaded one)."""
+    return run_fresh if fresh else run
 
 
 def _run_key(python, script: Path, args: tuple, fresh: bool) -> tuple:
@@ -233,5 +242,5 @@ def result(python, script: Path, *args: str, fresh: bool = False) -> subprocess.
     key = _run_key(python, script, args, fresh)
     if key not in _done:
         fut = _futures.pop(key, None)
-        _done[key] = fut.result() if fut is not None else (run_fresh if fresh else run)(python, script, *args)
+        _done[key] = fut.result() if fut is not None else _runner(fresh)(python, script, *args)
     return _done[key]
