@@ -296,7 +296,7 @@ class Session:
             copies = -(-rows // len(cases)) + 1
             many = [dataclasses.replace(c, id=f"{c.id}~{k}") for k in range(copies) for c in cases]
             alone = {m.id: plain[m.id.split("~")[0]] for m in many}
-            return many, alone, adapters.get(path).modifier_batches(self.tokenizer(tokenizer_id), many, modifier)
+            return many, alone, self.adapter(path).modifier_batches(self.tokenizer(tokenizer_id), many, modifier)
 
         return self._computed_once(("at_scale", tokenizer_id, path, modifier, rows), compute)
 
