@@ -4,7 +4,7 @@
 
 Reads whichever of these exist (each written by the command named on the page):
 ``reports/bench.json`` (bench/bench.py), ``reports/pytest-time.json`` (bench/time_tests.py),
-``reports/run-wall.json`` (bench/run_wall.py),
+``reports/run-wall.json`` (bench/run_wall.py), ``reports/run-floor.json`` (bench/run_floor.py),
 ``reports/releases/timings.json`` and ``reports/releases-warm/timings.json`` (sft-conformance releases),
 ``reports/verdicts-before-after.json`` (bench/verdicts_before_after.py), ``reports/training.json``
 (the training check), ``reports/check-public.json`` (bench/check_public.py). Where a file is missing (another
@@ -96,6 +96,25 @@ def run_wall_section(r: dict | None) -> list[str]:
     return out + [""]
 
 
+def run_floor_section(f: dict | None) -> list[str]:
+    out = ["## Where one release's run goes, and its floor (`bench/run_floor.py`)", ""]
+    if not f:
+        return out + ["Not measured: run `.venv/bin/python bench/run_floor.py`.", ""]
+    out += [(f"The default sweep of trl {f['trl']} / transformers {f['transformers']} ({f['verdicts']} verdicts) in one "
+             f"process, measured {f['measured']} (a 20M-iteration pure-Python loop took {f['loop_seconds']} s). CPU "
+             "seconds inside the upstream calls the harness makes (only the outermost call counts) and in the "
+             "harness's own code:"), "",
+            "| where | CPU (s) | calls |", "|---|---|---|"]
+    out += [f"| {k} | {v['cpu_seconds']} | {v['calls']} |" for k, v in f["by_category"].items()]
+    out += [f"| all upstream | {f['upstream_cpu_seconds']} | |", f"| the harness's own code | {f['harness_cpu_seconds']} | |",
+            f"| whole run (imports excluded) | {f['run_cpu_seconds']} | |", "",
+            (f"Importing torch, transformers, datasets and TRL's trainer takes {f['import_cpu_seconds']} CPU s in a new "
+             f"interpreter, once per worker. Floor for `run --jobs {f['jobs']}`: even with the harness's own code free and "
+             f"the work divided perfectly, no run ends before {f['import_cpu_seconds']} + {f['upstream_cpu_seconds']} / "
+             f"{f['jobs']} = **{f['floor_seconds']} s**."), ""]
+    return out
+
+
 def training_section(t: dict | None) -> list[str]:
     out = ["## Training check (`conformance/test_training.py`)", ""]
     if not t:
@@ -180,6 +199,7 @@ def mechanism_section(m: dict | None) -> list[str]:
 
 
 SECTIONS = ((tests_section, "pytest-time.json"), (bench_section, "bench.json"), (run_wall_section, "run-wall.json"),
+            (run_floor_section, "run-floor.json"),
             (releases_section, "releases/timings.json"), (warm_releases_section, "releases-warm/timings.json"),
             (releases_before_after_section, "releases-before-after.json"),
             (verdicts_section, "verdicts-before-after.json"), (training_section, "training.json"),

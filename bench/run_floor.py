@@ -1,0 +1,171 @@
+"""Where one release's ``sft-conformance run`` spends its time: inside TRL, transformers and datasets, or in
+the harness's own code, and the shortest ``run --jobs N`` that this split allows.
+
+    .venv/bin/python bench/run_floor.py [--json reports/run-floor.json] [--jobs N]
+
+Runs the default sweep once in this process (``run --jobs 1``) with timers around the upstream entry points
+the harness calls. Only the outermost timed call counts, so nothing is counted twice:
+
+- ``trainer``: ``SFTTrainer.__init__`` (TRL builds the trainer and prepares the dataset, ``Dataset.map``
+  calls included);
+- ``reprepare``: ``SFTTrainer._prepare_dataset`` called outside ``__init__`` (a kept trainer preparing a later
+  group, ``harness/adapters/trainer_reuse.py``);
+- ``collate``: the data collators (``DataCollatorMixin.__call__``);
+- ``tokenizer_load``: ``AutoTokenizer.from_pretrained``;
+- ``tokenizer_calls``: ``apply_chat_template`` and ``__call__`` of a tokenizer outside the above (the oracle
+  and the harness's own renders);
+- ``datasets``: ``Dataset.from_list`` outside the above (the rows a path's data starts from).
+
+Everything else in the run is the harness's own code (rules, oracle logic, records, report). It then times
+importing torch, transformers, datasets and TRL's trainer in a new interpreter (best of three), which each
+worker of ``run --jobs N`` pays once.
+
+The floor for ``--jobs N``: even if the harness's own code took no time and the work divided perfectly, a
+run cannot end before ``import + upstream / N``. Process CPU time is used throughout (one process, one
+core); the machine's speed is recorded as the time of a fixed pure-Python loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+IMPORTS = ("import torch, transformers, datasets, trl; from trl import SFTTrainer; "
+           "from transformers import AutoTokenizer, LlamaForCausalLM")
+
+
+class Timers:
+    """CPU seconds per category, counting only the outermost timed call."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._depth = 0
+
+    def wrap(self, category: str, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            if self._depth:
+                return fn(*args, **kwargs)
+            self._depth += 1
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                self.seconds[category] = self.seconds.get(category, 0.0) + time.process_time() - t0
+                self.calls[category] = self.calls.get(category, 0) + 1
+        return timed
+
+
+@contextlib.contextmanager
+def timed_upstream(timers: Timers):
+    """Wrap the upstream entry points (class attributes, restored afterwards)."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer, PreTrainedTokenizerBase
+    from transformers.data.data_collator import DataCollatorMixin
+    from trl import SFTTrainer
+
+    targets = [(SFTTrainer, "__init__", "trainer"), (SFTTrainer, "_prepare_dataset", "reprepare"),
+               (DataCollatorMixin, "__call__", "collate"),
+               (PreTrainedTokenizerBase, "apply_chat_template", "tokenizer_calls"),
+               (PreTrainedTokenizerBase, "__call__", "tokenizer_calls")]
+    saved = []
+    for owner, name, category in targets:
+        if name in owner.__dict__:
+            saved.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, timers.wrap(category, owner.__dict__[name]))
+    # classmethods: wrap the bound function and put it back as a classmethod
+    for owner, name, category in [(AutoTokenizer, "from_pretrained", "tokenizer_load"),
+                                  (Dataset, "from_list", "datasets")]:
+        raw = owner.__dict__[name]
+        saved.append((owner, name, raw))
+        setattr(owner, name, classmethod(timers.wrap(category, raw.__func__)))
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(saved):
+            setattr(owner, name, original)
+
+
+def import_seconds(python: str = sys.executable, repeat: int = 3) -> float:
+    """CPU seconds of importing the stack in a new interpreter (best of ``repeat``)."""
+    best = None
+    for _ in range(repeat):
+        code = f"import time; t = time.process_time(); {IMPORTS}; print(time.process_time() - t)"
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout.split()[-1]
+        best = float(out) if best is None else min(best, float(out))
+    return best
+
+
+def loop_seconds() -> float:
+    """The machine's speed now: one fixed pure-Python loop (lower is faster)."""
+    t0 = time.perf_counter()
+    for _ in range(20_000_000):
+        pass
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    from harness.pipeline.fanout import available_cores
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", default=str(ROOT / "reports" / "run-floor.json"))
+    ap.add_argument("--jobs", type=int, default=available_cores(), help="worker count the floor is computed for")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    loop_before = loop_seconds()
+    imports = import_seconds()
+
+    import transformers
+    import trl
+
+    from harness.cli import main as cli_main
+
+    timers = Timers()
+    with tempfile.TemporaryDirectory() as tmp, timed_upstream(timers):
+        cpu0 = time.process_time()
+        code = cli_main(["run", "--jobs", "1", "--report", str(Path(tmp) / "report.json")])
+        total = time.process_time() - cpu0
+        verdicts = len(json.loads((Path(tmp) / "report.json").read_text())["records"])
+    if code not in (0, 1):
+        raise SystemExit(f"run exited {code}")
+    upstream = sum(timers.seconds.values())
+    floor = imports + upstream / args.jobs
+    result = {
+        "trl": trl.__version__, "transformers": transformers.__version__, "verdicts": verdicts,
+        "run_cpu_seconds": round(total, 1), "upstream_cpu_seconds": round(upstream, 1),
+        "harness_cpu_seconds": round(total - upstream, 1),
+        "by_category": {k: {"cpu_seconds": round(v, 1), "calls": timers.calls[k]}
+                        for k, v in sorted(timers.seconds.items(), key=lambda kv: -kv[1])},
+        "import_cpu_seconds": round(imports, 1), "jobs": args.jobs, "floor_seconds": round(floor, 1),
+        "loop_seconds": round(min(loop_before, loop_seconds()), 2),
+        "measured": time.strftime("%Y-%m-%d"),
+    }
+    print(f"run --jobs 1 in this process: {total:.1f} CPU s ({verdicts} verdicts), of which upstream {upstream:.1f} s:")
+    for k, v in result["by_category"].items():
+        print(f"  {k:16s} {v['cpu_seconds']:6.1f} s  {v['calls']:6d} calls")
+    print(f"  harness's own  {total - upstream:6.1f} s")
+    print(f"importing the stack in a new interpreter: {imports:.1f} s")
+    print(f"floor for --jobs {args.jobs}: {imports:.1f} + {upstream:.1f} / {args.jobs} = {floor:.1f} s "
+          f"(loop {result['loop_seconds']} s)")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
