@@ -16,12 +16,14 @@ the harness calls. Only the outermost timed call counts, so nothing is counted t
   and the harness's own renders);
 - ``datasets``: ``Dataset.from_list`` outside the above (the rows a path's data starts from).
 
-Everything else in the run is the harness's own code (rules, oracle logic, records, report). It then times
+Everything else in the run counts as the harness's own code (rules, oracle logic, records, report, and the few
+tokenizer calls it makes that are not wrapped: ``decode``, ``encode``, ``len``). It then times
 importing torch, transformers, datasets and TRL's trainer in a new interpreter (best of three), which each
 worker of ``run --jobs N`` pays once.
 
 The floor for ``--jobs N``: even if the harness's own code took no time and the work divided perfectly, a
-run cannot end before ``import + upstream / N``. Process CPU time is used throughout (one process, one
+run cannot end before ``import + upstream / N``; a lower bound, as upstream time the wrappers miss counts as the
+harness's. Process CPU time is used throughout (one process, one
 core); the machine's speed is recorded as the time of a fixed pure-Python loop.
 """
 
