@@ -111,7 +111,9 @@ def run_floor_section(f: dict | None) -> list[str]:
             (f"Importing torch, transformers, datasets and TRL's trainer takes {f['import_cpu_seconds']} CPU s in a new "
              f"interpreter, once per worker. Floor for `run --jobs {f['jobs']}`: even with the harness's own code free and "
              f"the work divided perfectly, no run ends before {f['import_cpu_seconds']} + {f['upstream_cpu_seconds']} / "
-             f"{f['jobs']} = **{f['floor_seconds']} s**."), ""]
+             f"{f['jobs']} = **{f['floor_seconds']} s**."
+             + (f" `run --jobs {f['jobs']}` right after, in a new interpreter: {f['run_jobs_seconds']} s wall, "
+                f"{f['run_jobs_cpu_seconds']} CPU s." if "run_jobs_seconds" in f else "")), ""]
     return out
 
 

@@ -10,7 +10,8 @@ the harness calls. Only the outermost timed call counts, so nothing is counted t
   calls included);
 - ``reprepare``: ``SFTTrainer._prepare_dataset`` called outside ``__init__`` (a kept trainer preparing a later
   group, ``harness/adapters/trainer_reuse.py``);
-- ``collate``: the data collators (``DataCollatorMixin.__call__``);
+- ``collate``: the data collators (``DataCollatorMixin.__call__``, and TRL's ``DataCollatorForChatML`` /
+  ``DataCollatorForCompletionOnlyLM`` where a release has them);
 - ``tokenizer_load``: ``AutoTokenizer.from_pretrained``;
 - ``tokenizer_calls``: ``apply_chat_template`` and ``__call__`` of a tokenizer outside the above (the oracle
   and the harness's own renders);
@@ -21,10 +22,13 @@ tokenizer calls it makes that are not wrapped: ``decode``, ``encode``, ``len``).
 importing torch, transformers, datasets and TRL's trainer in a new interpreter (best of three), which each
 worker of ``run --jobs N`` pays once.
 
-The floor for ``--jobs N``: even if the harness's own code took no time and the work divided perfectly, a
-run cannot end before ``import + upstream / N``; a lower bound, as upstream time the wrappers miss counts as the
-harness's. Process CPU time is used throughout (one process, one
-core); the machine's speed is recorded as the time of a fixed pure-Python loop.
+The floor for ``--jobs N`` with N the core count: even if the harness's own code took no time and the work
+divided perfectly, a run cannot end before ``import + upstream / N``. Upstream time the wrappers miss counts as
+the harness's, and each worker's own first calls are counted once, both of which make the floor lower; the
+bookkeeping the harness does inside ``SFTTrainer.__init__`` (``trainer_reuse``'s watch, the warning capture)
+counts as upstream, microseconds per call. Process CPU time (all threads) is used throughout; the machine's
+speed is recorded as the time of a fixed pure-Python loop. The machine's speed drifts within minutes, so
+the bench then times ``run --jobs N`` in a new interpreter right away, for a wall time to set the floor against.
 """
 
 from __future__ import annotations
@@ -71,33 +75,43 @@ class Timers:
         return timed
 
 
-@contextlib.contextmanager
-def timed_upstream(timers: Timers):
-    """Wrap the upstream entry points (class attributes, restored afterwards)."""
+def upstream_targets() -> list[tuple[type, str, str]]:
+    """(class, attribute, category) of every upstream entry point the installed releases have: TRL's own
+    collators (``trl_driver`` finds them where each release keeps them) as well as transformers' base."""
     from datasets import Dataset
     from transformers import AutoTokenizer, PreTrainedTokenizerBase
     from transformers.data.data_collator import DataCollatorMixin
     from trl import SFTTrainer
 
+    from harness.adapters import trl_driver
+
     targets = [(SFTTrainer, "__init__", "trainer"), (SFTTrainer, "_prepare_dataset", "reprepare"),
                (DataCollatorMixin, "__call__", "collate"),
                (PreTrainedTokenizerBase, "apply_chat_template", "tokenizer_calls"),
-               (PreTrainedTokenizerBase, "__call__", "tokenizer_calls")]
-    saved = []
-    for owner, name, category in targets:
-        if name in owner.__dict__:
-            saved.append((owner, name, owner.__dict__[name]))
-            setattr(owner, name, timers.wrap(category, owner.__dict__[name]))
-    # classmethods: wrap the bound function and put it back as a classmethod
-    for owner, name, category in [(AutoTokenizer, "from_pretrained", "tokenizer_load"),
-                                  (Dataset, "from_list", "datasets")]:
+               (PreTrainedTokenizerBase, "__call__", "tokenizer_calls"),
+               (AutoTokenizer, "from_pretrained", "tokenizer_load"), (Dataset, "from_list", "datasets")]
+    for cls in (trl_driver.chatml_collator_class(), trl_driver.completion_only_collator_class()):
+        if isinstance(cls, type):
+            targets += [(cls, name, "collate") for name in ("__call__", "torch_call") if name in cls.__dict__]
+    return [(owner, name, category) for owner, name, category in targets if name in owner.__dict__]
+
+
+@contextlib.contextmanager
+def timed_upstream(timers: Timers):
+    """Wrap the upstream entry points (class attributes; a classmethod stays one), restored afterwards."""
+    replaced = []
+    for owner, name, category in upstream_targets():
         raw = owner.__dict__[name]
-        saved.append((owner, name, raw))
-        setattr(owner, name, classmethod(timers.wrap(category, raw.__func__)))
+        if isinstance(raw, classmethod):
+            replaced.append((owner, name, raw, classmethod(timers.wrap(category, raw.__func__))))
+        else:
+            replaced.append((owner, name, raw, timers.wrap(category, raw)))
     try:
+        for owner, name, _, timed in replaced:
+            setattr(owner, name, timed)
         yield
     finally:
-        for owner, name, original in reversed(saved):
+        for owner, name, original, _ in reversed(replaced):
             setattr(owner, name, original)
 
 
@@ -110,6 +124,20 @@ def import_seconds(python: str = sys.executable, repeat: int = 3) -> float:
                              env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout.split()[-1]
         best = float(out) if best is None else min(best, float(out))
     return best
+
+
+def timed_run(jobs: int) -> dict:
+    """Wall and CPU seconds of ``sft-conformance run --jobs`` in a new interpreter (this one's Python)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cpu0, t0 = os.times(), time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--jobs", str(jobs), "--report",
+                               str(Path(tmp) / "report.json")], cwd=ROOT, capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        wall, cpu1 = time.perf_counter() - t0, os.times()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"run --jobs {jobs} exited {proc.returncode}: {proc.stderr[-500:]}")
+    cpu = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
+    return {"seconds": round(wall, 1), "cpu_seconds": round(cpu, 1)}
 
 
 def loop_seconds() -> float:
@@ -147,6 +175,7 @@ def main() -> int:
         raise SystemExit(f"run exited {code}")
     upstream = sum(timers.seconds.values())
     floor = imports + upstream / args.jobs
+    actual = timed_run(args.jobs)  # right after, so that the floor and the run see the same machine speed
     result = {
         "trl": trl.__version__, "transformers": transformers.__version__, "verdicts": verdicts,
         "run_cpu_seconds": round(total, 1), "upstream_cpu_seconds": round(upstream, 1),
@@ -154,6 +183,7 @@ def main() -> int:
         "by_category": {k: {"cpu_seconds": round(v, 1), "calls": timers.calls[k]}
                         for k, v in sorted(timers.seconds.items(), key=lambda kv: -kv[1])},
         "import_cpu_seconds": round(imports, 1), "jobs": args.jobs, "floor_seconds": round(floor, 1),
+        "run_jobs_seconds": actual["seconds"], "run_jobs_cpu_seconds": actual["cpu_seconds"],
         "loop_seconds": round(min(loop_before, loop_seconds()), 2),
         "measured": time.strftime("%Y-%m-%d"),
     }
@@ -164,6 +194,8 @@ def main() -> int:
     print(f"importing the stack in a new interpreter: {imports:.1f} s")
     print(f"floor for --jobs {args.jobs}: {imports:.1f} + {upstream:.1f} / {args.jobs} = {floor:.1f} s "
           f"(loop {result['loop_seconds']} s)")
+    print(f"run --jobs {args.jobs} right after, in a new interpreter: {actual['seconds']} s wall, "
+          f"{actual['cpu_seconds']} CPU s")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0

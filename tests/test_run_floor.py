@@ -1,5 +1,5 @@
-"""``bench/run_floor.py`` counts each upstream call once (the outermost) and leaves TRL, transformers and
-datasets as it found them."""
+"""``bench/run_floor.py`` counts each upstream call once (the outermost), changes nothing the run does (trainer
+reuse still sees ``_prepare_dataset``'s parameters) and leaves TRL, transformers and datasets as it found them."""
 
 from __future__ import annotations
 
@@ -18,28 +18,41 @@ def _bench():
     return module
 
 
-def test_only_the_outermost_timed_call_counts():
+def test_only_the_outermost_timed_call_counts_even_when_one_raises():
     timers = _bench().Timers()
     inner = timers.wrap("inner", lambda: sum(range(10_000)))
+
+    def fails():
+        raise ValueError
+
+    failing = timers.wrap("failing", fails)
     outer = timers.wrap("outer", lambda: [inner() for _ in range(3)])
+    with pytest.raises(ValueError):
+        failing()
     outer()
     inner()
-    assert timers.calls == {"outer": 1, "inner": 1}
-    assert set(timers.seconds) == {"outer", "inner"}
+    assert timers.calls == {"failing": 1, "outer": 1, "inner": 1}
 
 
-def test_the_wrapped_entry_points_are_restored_even_after_an_error():
+def test_every_wrapped_entry_point_is_restored_after_an_error_and_reuse_still_applies():
     from datasets import Dataset
-    from transformers import AutoTokenizer, PreTrainedTokenizerBase
-    from trl import SFTTrainer
+
+    from harness.adapters import trainer_reuse
 
     bench = _bench()
-    before = [(o, n, o.__dict__.get(n)) for o, n in ((SFTTrainer, "__init__"), (PreTrainedTokenizerBase, "__call__"),
-                                                     (AutoTokenizer, "from_pretrained"), (Dataset, "from_list"))]
+    targets = bench.upstream_targets()
+    assert {c for _, _, c in targets} >= {"trainer", "collate", "tokenizer_calls", "tokenizer_load", "datasets"}
+    before = [(owner, name, owner.__dict__[name]) for owner, name, _ in targets]
+    reuse_before = trainer_reuse.supported()
     timers = bench.Timers()
-    with pytest.raises(RuntimeError), bench.timed_upstream(timers):
-        Dataset.from_list([{"text": "a"}])
-        assert all(o.__dict__.get(n) is not f for o, n, f in before)
-        raise RuntimeError
+    try:
+        with pytest.raises(RuntimeError), bench.timed_upstream(timers):
+            assert all(owner.__dict__[name] is not f for owner, name, f in before)
+            trainer_reuse.supported.cache_clear()
+            assert trainer_reuse.supported() == reuse_before  # the wrapper keeps the method's signature
+            Dataset.from_list([{"text": "a"}])
+            raise RuntimeError
+    finally:
+        trainer_reuse.supported.cache_clear()
     assert timers.calls == {"datasets": 1}
-    assert all(o.__dict__.get(n) is f for o, n, f in before)
+    assert all(owner.__dict__[name] is f for owner, name, f in before)
