@@ -126,20 +126,6 @@ def import_seconds(python: str = sys.executable, repeat: int = 3) -> float:
     return best
 
 
-def timed_run(jobs: int) -> dict:
-    """Wall and CPU seconds of ``sft-conformance run --jobs`` in a new interpreter (this one's Python)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cpu0, t0 = os.times(), time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--jobs", str(jobs), "--report",
-                               str(Path(tmp) / "report.json")], cwd=ROOT, capture_output=True, text=True, check=False,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
-        wall, cpu1 = time.perf_counter() - t0, os.times()
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"run --jobs {jobs} exited {proc.returncode}: {proc.stderr[-500:]}")
-    cpu = (cpu1.children_user - cpu0.children_user) + (cpu1.children_system - cpu0.children_system)
-    return {"seconds": round(wall, 1), "cpu_seconds": round(cpu, 1)}
-
-
 def loop_seconds() -> float:
     """The machine's speed now: one fixed pure-Python loop (lower is faster)."""
     t0 = time.perf_counter()
@@ -149,6 +135,8 @@ def loop_seconds() -> float:
 
 
 def main() -> int:
+    from run_wall import timed_run  # bench/ is this script's own folder, first on sys.path
+
     from harness.pipeline.fanout import available_cores
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,7 +163,8 @@ def main() -> int:
         raise SystemExit(f"run exited {code}")
     upstream = sum(timers.seconds.values())
     floor = imports + upstream / args.jobs
-    actual = timed_run(args.jobs)  # right after, so that the floor and the run see the same machine speed
+    with tempfile.TemporaryDirectory() as tmp:  # right after, so that the floor and the run see the same machine speed
+        actual = timed_run(sys.executable, args.jobs, Path(tmp) / "report.json")
     result = {
         "trl": trl.__version__, "transformers": transformers.__version__, "verdicts": verdicts,
         "run_cpu_seconds": round(total, 1), "upstream_cpu_seconds": round(upstream, 1),
