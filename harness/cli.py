@@ -354,7 +354,7 @@ def cmd_releases(args) -> int:
         if o.tokenizers_not_evaluated:
             print(f"NOT EVALUATED on {o.target.name}: tokenizer(s) {', '.join(o.tokenizers_not_evaluated)} "
                   f"(reasons in its report's run_info)", file=sys.stderr)
-    print(f"merge: sft-conformance matrix '{reports}/*.json' --markdown {reports}/MATRIX.md")
+    print(f"merge: sft-conformance matrix '{reports}/trl-*.json' --markdown {reports}/MATRIX.md")
     return 0
 
 

@@ -159,6 +159,46 @@ def test_a_killed_run_resumes_from_the_reports_already_written(tmp_path, monkeyp
     assert sorted(calls) == sorted(t.trl for t in TARGETS)
 
 
+def test_a_release_reported_not_evaluated_is_tried_again_on_resume(tmp_path, monkeypatch):
+    """What kept a release from running is usually outside it (a dependency not yet on the index): a resumed
+    run tries it again, and keeps the releases that have results."""
+    _fake_run(monkeypatch, fail_install=("0.8.1",), crash=("0.9.0",))
+    reports = tmp_path / "r"
+    releases.run_all(TARGETS, reports, tmp_path / "e", log=lambda _: None)
+    (reports / "trl-0.10.0.json").write_text("{not json")  # unreadable: cannot be merged, so run again
+    assert releases.earlier_not_evaluated(reports / "trl-0.8.0.json") is None
+    assert "no matching wheel" in releases.earlier_not_evaluated(reports / "trl-0.8.1.json")
+    calls = _fake_run(monkeypatch, crash=("0.9.0",))  # the dependency reached the index; the import error stays
+    lines = []
+    out = releases.run_all(TARGETS, reports, tmp_path / "e", log=lines.append)
+    assert sorted(calls) == ["0.10.0", "0.8.1", "0.9.0"]
+    assert {o.target.trl: o.status for o in out} == {"0.8.0": "kept", "0.8.1": "done", "0.9.0": "not evaluated",
+                                                      "0.10.0": "done"}
+    assert "3 to run (3 reported NOT EVALUATED before, tried again)" in lines[0]
+    assert releases.earlier_not_evaluated(reports / "trl-0.8.1.json") is None
+    assert "ImportError" in releases.earlier_not_evaluated(reports / "trl-0.9.0.json")
+
+
+def test_the_merge_command_releases_prints_merges_its_reports(tmp_path, monkeypatch, capsys):
+    """The command line it prints at the end runs as printed: its glob takes the reports, not timings.json."""
+    import shlex
+
+    from harness import cli
+
+    _fake_run(monkeypatch)
+    monkeypatch.setattr(releases, "targets", lambda *a, **k: TARGETS[:2])
+    monkeypatch.setattr(releases, "provision_missing", lambda *a, **k: [])
+    monkeypatch.chdir(tmp_path)  # matrix's default HTML path is relative
+    reports = tmp_path / "r"
+    assert cli.main(["releases", "--reports", str(reports), "--envs", str(tmp_path / "e")]) == 0
+    assert (reports / "timings.json").exists()
+    merge = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("merge: "))
+    argv = shlex.split(merge.removeprefix("merge: "))
+    assert argv[:2] == ["sft-conformance", "matrix"]
+    assert cli.main(argv[1:]) == 0
+    assert "trl 0.8.1" in (reports / "MATRIX.md").read_text()
+
+
 def test_transformers_axis_takes_the_newest_patch_of_every_declared_minor(monkeypatch):
     from packaging.specifiers import SpecifierSet
 

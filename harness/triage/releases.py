@@ -6,7 +6,10 @@ report lands in ``reports/releases/trl-X.json``. The 17 tox lines stay the quick
 the release-granular one, merged by ``sft-conformance matrix 'reports/releases/*.json'``.
 
 - Resumable: a release whose report exists is not run again (``--force`` reruns); reports are
-  written to a temporary name and renamed, so a killed run leaves no half report.
+  written to a temporary name and renamed, so a killed run leaves no half report. A report of NOT
+  EVALUATED is tried again: what stopped it is usually outside the release and may have changed (a
+  dependency not yet on the index: transformers 5.25.0 needs ``kernels>=0.19.1``, which was not on PyPI
+  on 2026-12-03 and was the next day).
 - A release that fails to install or import gets a report with no records and a
   ``not_evaluated`` reason (uv's or Python's last line): a row of NOT EVALUATED, not a crash.
 - ``--chunk K/N`` takes every N-th release from the K-th, the split a CI job matrix uses; the N
@@ -199,6 +202,17 @@ def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, .
                    unloaded if status == "done" else ())
 
 
+def earlier_not_evaluated(path: Path) -> str | None:
+    """Why the report at ``path`` says its release was NOT EVALUATED; None for a report with results. A
+    report that cannot be read counts as not evaluated (it cannot be merged either)."""
+    try:
+        rep = json.loads(path.read_text(encoding="utf-8"))
+        reason = rep["run_info"].get("not_evaluated")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "unreadable report"
+    return None if reason is None else str(reason)
+
+
 def _clock(seconds: float) -> str:
     m, s = divmod(int(seconds), 60)
     return f"{m}m{s:02d}s"
@@ -217,14 +231,20 @@ def run_all(todo: list[Target], reports: Path, envs: Path, jobs: int = 1, force:
     reports.mkdir(parents=True, exist_ok=True)
     envs.mkdir(parents=True, exist_ok=True)
     outcomes: list[Outcome] = []
-    pending = []
+    pending, retried = [], 0
     for t in todo:
-        if not force and report_path(reports, t).exists():
-            outcomes.append(Outcome(t, "kept"))
-        else:
+        existing = report_path(reports, t)
+        if force or not existing.exists():
             pending.append(t)
+        elif earlier_not_evaluated(existing) is not None:
+            pending.append(t)
+            retried += 1
+        else:
+            outcomes.append(Outcome(t, "kept"))
     total, t0, lock = len(todo), time.perf_counter(), threading.Lock()
-    log(f"{total} release(s): {len(outcomes)} already reported in {reports}, {len(pending)} to run, {jobs} at a time")
+    again = f" ({retried} reported NOT EVALUATED before, tried again)" if retried else ""
+    log(f"{total} release(s): {len(outcomes)} already reported in {reports}, {len(pending)} to run{again}, "
+        f"{jobs} at a time")
     ran: list[Outcome] = []
 
     def one(target: Target) -> Outcome:
