@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -354,7 +355,8 @@ def cmd_releases(args) -> int:
         if o.tokenizers_not_evaluated:
             print(f"NOT EVALUATED on {o.target.name}: tokenizer(s) {', '.join(o.tokenizers_not_evaluated)} "
                   f"(reasons in its report's run_info)", file=sys.stderr)
-    print(f"merge: sft-conformance matrix '{reports}/trl-*.json' --markdown {reports}/MATRIX.md")
+    print(f"merge: sft-conformance matrix {shlex.quote(f'{reports}/trl-*.json')} "
+          f"--markdown {shlex.quote(f'{reports}/MATRIX.md')}")
     return 0
 
 

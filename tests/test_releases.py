@@ -161,11 +161,13 @@ def test_a_killed_run_resumes_from_the_reports_already_written(tmp_path, monkeyp
 
 def test_a_release_reported_not_evaluated_is_tried_again_on_resume(tmp_path, monkeypatch):
     """What kept a release from running is usually outside it (a dependency not yet on the index): a resumed
-    run tries it again, and keeps the releases that have results."""
+    run tries it again, and keeps the releases that have results, unread and unchanged. A file that is not a
+    report is moved aside, not overwritten, and its release runs again."""
     _fake_run(monkeypatch, fail_install=("0.8.1",), crash=("0.9.0",))
     reports = tmp_path / "r"
     releases.run_all(TARGETS, reports, tmp_path / "e", log=lambda _: None)
-    (reports / "trl-0.10.0.json").write_text("{not json")  # unreadable: cannot be merged, so run again
+    kept = (reports / "trl-0.8.0.json").read_text()
+    (reports / "trl-0.10.0.json").write_text("[1, 2]")  # JSON, but not a report: matrix cannot merge it
     assert releases.earlier_not_evaluated(reports / "trl-0.8.0.json") is None
     assert "no matching wheel" in releases.earlier_not_evaluated(reports / "trl-0.8.1.json")
     calls = _fake_run(monkeypatch, crash=("0.9.0",))  # the dependency reached the index; the import error stays
@@ -174,9 +176,22 @@ def test_a_release_reported_not_evaluated_is_tried_again_on_resume(tmp_path, mon
     assert sorted(calls) == ["0.10.0", "0.8.1", "0.9.0"]
     assert {o.target.trl: o.status for o in out} == {"0.8.0": "kept", "0.8.1": "done", "0.9.0": "not evaluated",
                                                       "0.10.0": "done"}
-    assert "3 to run (3 reported NOT EVALUATED before, tried again)" in lines[0]
+    assert (reports / "trl-0.8.0.json").read_text() == kept
+    assert (reports / "trl-0.10.0.json.unreadable").read_text() == "[1, 2]"
+    assert any("not a JSON report" in ln and "trl-0.10.0.json.unreadable" in ln for ln in lines), lines
+    assert "3 to run (3 NOT EVALUATED or unreadable before, tried again)" in next(ln for ln in lines if "release(s):" in ln)
     assert releases.earlier_not_evaluated(reports / "trl-0.8.1.json") is None
     assert "ImportError" in releases.earlier_not_evaluated(reports / "trl-0.9.0.json")
+    data = matrix.build(matrix.load_reports([str(reports / "trl-*.json")]))
+    assert list(data["not_evaluated"]) == ["trl 0.9.0 (transformers None)"]
+
+
+def test_a_report_with_results_is_kept_without_being_read(tmp_path, monkeypatch):
+    """A full report is tens of megabytes: resuming decides by its size, not by parsing it."""
+    big = tmp_path / "trl-0.8.0.json"
+    big.write_text(" " * (releases.SMALL_REPORT_BYTES + 1))
+    monkeypatch.setattr(releases.report_mod, "load", lambda path: pytest.fail(f"{path} was read"))
+    assert releases.earlier_not_evaluated(big) is None
 
 
 def test_the_merge_command_releases_prints_merges_its_reports(tmp_path, monkeypatch, capsys):

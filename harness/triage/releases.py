@@ -3,13 +3,16 @@
 Each release gets a throwaway uv environment (``harness/triage/release_envs.py``: CPU torch, ``trl==X``,
 its companion pins, this repository editable) and one ``sft-conformance run`` in it, whose JSON
 report lands in ``reports/releases/trl-X.json``. The 17 tox lines stay the quick matrix; this is
-the release-granular one, merged by ``sft-conformance matrix 'reports/releases/*.json'``.
+the release-granular one, merged by ``sft-conformance matrix 'reports/releases/trl-*.json'`` (the folder also
+holds ``timings.json``).
 
 - Resumable: a release whose report exists is not run again (``--force`` reruns); reports are
   written to a temporary name and renamed, so a killed run leaves no half report. A report of NOT
   EVALUATED is tried again: what stopped it is usually outside the release and may have changed (a
   dependency not yet on the index: transformers 5.25.0 needs ``kernels>=0.19.1``, which was not on PyPI
-  on 2026-12-03 and was the next day).
+  on 2026-12-03 and was the next day). Each resume tries such a release again, also when the cause is the
+  release's own (an import error costs an environment and an import; a run that timed out, up to an hour). A
+  file that is not a readable report is moved aside (``NAME.json.unreadable``) and its release run again.
 - A release that fails to install or import gets a report with no records and a
   ``not_evaluated`` reason (uv's or Python's last line): a row of NOT EVALUATED, not a crash.
 - ``--chunk K/N`` takes every N-th release from the K-th, the split a CI job matrix uses; the N
@@ -202,15 +205,23 @@ def run_target(target: Target, reports: Path, envs: Path, run_args: tuple[str, .
                    unloaded if status == "done" else ())
 
 
+SMALL_REPORT_BYTES = 1 << 20  # a NOT EVALUATED report has no records (a few KB); one with results, megabytes
+
+
 def earlier_not_evaluated(path: Path) -> str | None:
-    """Why the report at ``path`` says its release was NOT EVALUATED; None for a report with results. A
-    report that cannot be read counts as not evaluated (it cannot be merged either)."""
+    """Why the report at ``path`` says its release was NOT EVALUATED, as ``matrix`` reads it; None for a report
+    with results. A file over ``SMALL_REPORT_BYTES`` holds records and is not read (a run with ``--modifiers``
+    writes about 50 MB). Raises ``ReportError`` for a file that is not a report ``matrix`` could merge."""
     try:
-        rep = json.loads(path.read_text(encoding="utf-8"))
-        reason = rep["run_info"].get("not_evaluated")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return "unreadable report"
-    return None if reason is None else str(reason)
+        if path.stat().st_size > SMALL_REPORT_BYTES:
+            return None
+        rep = report_mod.load(path)
+    except OSError as exc:
+        raise report_mod.ReportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    info = rep.get("run_info")
+    if not isinstance(info, dict):
+        raise report_mod.ReportError(f"{path}: no run_info")
+    return str(info["not_evaluated"]) if info.get("not_evaluated") else None
 
 
 def _clock(seconds: float) -> str:
@@ -236,13 +247,21 @@ def run_all(todo: list[Target], reports: Path, envs: Path, jobs: int = 1, force:
         existing = report_path(reports, t)
         if force or not existing.exists():
             pending.append(t)
-        elif earlier_not_evaluated(existing) is not None:
+            continue
+        try:
+            reason = earlier_not_evaluated(existing)
+        except report_mod.ReportError as exc:
+            aside = existing.with_name(existing.name + ".unreadable")
+            os.replace(existing, aside)
+            log(f"{' '.join(str(exc).split())[:300]}; moved to {aside.name}, {t.name} runs again")
+            reason = "unreadable"
+        if reason is None:
+            outcomes.append(Outcome(t, "kept"))
+        else:
             pending.append(t)
             retried += 1
-        else:
-            outcomes.append(Outcome(t, "kept"))
     total, t0, lock = len(todo), time.perf_counter(), threading.Lock()
-    again = f" ({retried} reported NOT EVALUATED before, tried again)" if retried else ""
+    again = f" ({retried} NOT EVALUATED or unreadable before, tried again)" if retried else ""
     log(f"{total} release(s): {len(outcomes)} already reported in {reports}, {len(pending)} to run{again}, "
         f"{jobs} at a time")
     ran: list[Outcome] = []

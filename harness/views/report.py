@@ -67,7 +67,9 @@ def load(path: Path) -> dict:
         raise ReportError(f"{path}: no such report file") from None
     except json.JSONDecodeError as exc:
         raise ReportError(f"{path}: not a JSON report ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: not a JSON report (a {type(data).__name__}, not an object)")
+    if data.get("schema_version") != SCHEMA_VERSION:
         raise ReportError(f"{path}: schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}")
     return data
 
