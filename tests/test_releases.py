@@ -194,6 +194,20 @@ def test_a_report_with_results_is_kept_without_being_read(tmp_path, monkeypatch)
     assert releases.earlier_not_evaluated(big) is None
 
 
+@pytest.mark.parametrize("make", ["folder", "latin-1", "list"])
+def test_matrix_names_a_report_path_it_cannot_read_in_one_line(tmp_path, capsys, make):
+    from harness import cli
+
+    bad = tmp_path / "trl-0.8.0.json"
+    if make == "folder":
+        bad.mkdir()
+    else:
+        bad.write_bytes(b"\xe9t\xe9" if make == "latin-1" else b"[1, 2]")
+    assert cli.main(["matrix", str(bad), "--markdown", str(tmp_path / "m.md"), "--html", str(tmp_path / "m.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and "Traceback" not in err[0], err
+
+
 def test_the_merge_command_releases_prints_merges_its_reports(tmp_path, monkeypatch, capsys):
     """The command line it prints at the end runs as printed: its glob takes the reports, not timings.json."""
     import shlex

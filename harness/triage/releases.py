@@ -212,12 +212,9 @@ def earlier_not_evaluated(path: Path) -> str | None:
     """Why the report at ``path`` says its release was NOT EVALUATED, as ``matrix`` reads it; None for a report
     with results. A file over ``SMALL_REPORT_BYTES`` holds records and is not read (a run with ``--modifiers``
     writes about 50 MB). Raises ``ReportError`` for a file that is not a report ``matrix`` could merge."""
-    try:
-        if path.stat().st_size > SMALL_REPORT_BYTES:
-            return None
-        rep = report_mod.load(path)
-    except OSError as exc:
-        raise report_mod.ReportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if path.stat().st_size > SMALL_REPORT_BYTES:
+        return None
+    rep = report_mod.load(path)
     info = rep.get("run_info")
     if not isinstance(info, dict):
         raise report_mod.ReportError(f"{path}: no run_info")

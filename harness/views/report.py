@@ -65,7 +65,9 @@ def load(path: Path) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ReportError(f"{path}: no such report file") from None
-    except json.JSONDecodeError as exc:
+    except OSError as exc:  # a folder, no permission: one line, as for the other readers' bad input
+        raise ReportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: not a JSON report ({exc})") from None
     if not isinstance(data, dict):
         raise ReportError(f"{path}: not a JSON report (a {type(data).__name__}, not an object)")
