@@ -9,6 +9,13 @@ becomes what ``PYTHON script args`` would be (``sys.argv``, ``sys.path[0]``, wor
 the one the interpreter would give: ``sys.exit``'s code, 1 after an uncaught exception (traceback on
 stderr). The answer is one line on stdout: ``{"returncode": N}``. A child running longer than
 ``timeout`` seconds is killed (returncode -9). Standard library only: it runs in any release env.
+
+A request may name ``"module"`` (``PYTHON -m module args``: ``sys.path[0]`` is the working directory) or
+``"code"`` (``PYTHON -c code args``: ``sys.path[0]`` is ``''``) instead of ``"script"``, and carry ``"env"``,
+the whole environment the command would get, and ``"pythonpath"``, the folders its ``PYTHONPATH`` names,
+which the child puts right after ``sys.path[0]`` as the interpreter would. What an interpreter reads only
+when it starts (``PYTHONHASHSEED``, ``-X`` options) is this interpreter's: a command that needs its own runs
+in a new interpreter instead.
 """
 
 import contextlib
@@ -50,14 +57,29 @@ def child(request: dict) -> None:
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(handle, fd)
         os.close(handle)
-    script = os.path.abspath(request["script"])
-    sys.argv = [script, *request["args"]]
-    sys.path[0] = os.path.dirname(script)
+    if "env" in request:
+        os.environ.clear()
+        os.environ.update(request["env"])
+    import runpy
+
+    if "module" in request:
+        sys.argv = [request["module"], *request["args"]]  # runpy puts the module's file first, as ``-m`` does
+        sys.path[0] = os.getcwd()
+        run, own = (lambda: runpy.run_module(request["module"], run_name="__main__", alter_sys=True)), None
+    elif "code" in request:
+        sys.argv = ["-c", *request["args"]]
+        sys.path[0] = ""
+        compiled = compile(request["code"], "<string>", "exec")
+        run, own = (lambda: exec(compiled, {"__name__": "__main__", "__builtins__": __builtins__})), "<string>"  # noqa: S102 - ``-c``
+    else:
+        script = os.path.abspath(request["script"])
+        sys.argv = [script, *request["args"]]
+        sys.path[0] = os.path.dirname(script)
+        run, own = (lambda: runpy.run_path(script, run_name="__main__")), script
+    sys.path[1:1] = [p for p in request.get("pythonpath", []) if p]
     code = 0
     try:
-        import runpy
-
-        runpy.run_path(script, run_name="__main__")
+        run()
     except SystemExit as exc:
         if exc.code is None:
             code = 0
@@ -66,16 +88,24 @@ def child(request: dict) -> None:
         else:
             print(exc.code, file=sys.stderr)
             code = 1
-    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: traceback from the script, exit 1
+    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: traceback from the command, exit 1
         tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != script:  # this file's and runpy's frames
-            tb = tb.tb_next
+        while tb is not None and (tb.tb_frame.f_code.co_filename != own if own else
+                                  _launcher_frame(tb.tb_frame.f_code.co_filename)):
+            tb = tb.tb_next  # this file's and runpy's frames
         traceback.print_exception(type(exc), exc, tb)
         code = 1
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(code & 0xFF)
+
+
+def _launcher_frame(filename: str) -> bool:
+    """A frame of this file or of runpy (``-m``'s traceback starts at the module)."""
+    import runpy
+
+    return filename.startswith("<frozen runpy") or filename in (__file__, runpy.__file__)
 
 
 def serve(timeout: float) -> None:

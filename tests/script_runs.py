@@ -112,26 +112,41 @@ class Preloaded:
 
     def run(self, script: Path, *args: str) -> subprocess.CompletedProcess:
         argv = [self.python, str(script), *args]
+        request = {"script": str(script), "args": list(args), "cwd": str(script.parent)}
+        return self._fork(request, argv) or run_fresh(self.python, script, *args)
+
+    def run_command(self, command: Command) -> subprocess.CompletedProcess:
+        """``command`` (``python -m module ...``, ``python -c code ...`` or ``python script ...``) in a fork, with
+        its working directory, its whole environment and the folders its ``PYTHONPATH`` names."""
+        rest = command.argv[1:]
+        env = command.environment()
+        request = {"cwd": command.cwd, "env": env, "pythonpath": env.get("PYTHONPATH", "").split(os.pathsep)}
+        if rest[0] in ("-m", "-c"):
+            request.update({{"-m": "module", "-c": "code"}[rest[0]]: rest[1], "args": rest[2:]})
+        else:
+            request.update({"script": rest[0], "args": rest[1:]})
+        return self._fork(request, list(command.argv), text=command.text) or command.run_fresh()
+
+    def _fork(self, request: dict, argv: list[str], text: bool = True) -> subprocess.CompletedProcess | None:
+        """The request's run in a fork of this interpreter; None when the interpreter no longer answers."""
         with self.lock:
-            if not self.broken:
-                out, err = (Path(tempfile.mkstemp(prefix="run-", suffix=s, dir=_scripts_dir)[1]) for s in (".out", ".err"))
-                request = {"script": str(script), "args": list(args), "cwd": str(script.parent),
-                           "out": str(out), "err": str(err)}
-                try:
-                    proc = self._start()
-                    proc.stdin.write(json.dumps(request) + "\n")
-                    proc.stdin.flush()
-                    answer = json.loads(proc.stdout.readline())
-                    return subprocess.CompletedProcess(argv, answer["returncode"],
-                                                       out.read_text(encoding="utf-8", errors="replace"),
-                                                       err.read_text(encoding="utf-8", errors="replace"))
-                except (OSError, ValueError, KeyError):
-                    self.broken = True
-                    self.close()
-                finally:
-                    out.unlink(missing_ok=True)
-                    err.unlink(missing_ok=True)
-        return run_fresh(self.python, script, *args)
+            if self.broken:
+                return None
+            out, err = (Path(tempfile.mkstemp(prefix="run-", suffix=s, dir=_scripts_dir)[1]) for s in (".out", ".err"))
+            try:
+                proc = self._start()
+                proc.stdin.write(json.dumps({**request, "out": str(out), "err": str(err)}) + "\n")
+                proc.stdin.flush()
+                answer = json.loads(proc.stdout.readline())
+                read = ((lambda f: f.read_text(encoding="utf-8", errors="replace")) if text else Path.read_bytes)
+                return subprocess.CompletedProcess(argv, answer["returncode"], read(out), read(err))
+            except (OSError, ValueError, KeyError):
+                self.broken = True
+                self.close()
+                return None
+            finally:
+                out.unlink(missing_ok=True)
+                err.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self.proc is not None:
@@ -190,9 +205,19 @@ class Command:
     cwd: str
     env: tuple[tuple[str, str], ...] = ()
     text: bool = True  # False: stdout and stderr as bytes, exactly as written
+    # True: in a fork of the preloaded interpreter of ``argv[0]`` (``Preloaded.run_command``), which spares the
+    # run importing torch, transformers, datasets and TRL; for commands that need nothing an interpreter sets
+    # only when it starts (``PYTHONHASHSEED``)
+    fork: bool = False
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **dict(self.env)}
 
     def run(self) -> subprocess.CompletedProcess:
-        return run_behind(list(self.argv), text=self.text, cwd=self.cwd, env={**os.environ, **dict(self.env)})
+        return _preloaded(self.argv[0]).run_command(self) if self.fork else self.run_fresh()
+
+    def run_fresh(self) -> subprocess.CompletedProcess:
+        return run_behind(list(self.argv), text=self.text, cwd=self.cwd, env=self.environment())
 
 
 def workdir(name: str) -> Path:

@@ -75,7 +75,7 @@ def _missing_path_command(path: str) -> script_runs.Command:
     return script_runs.Command(
         (sys.executable, "-m", "pytest", "conformance/test_conformance.py", "-q", "-p", "no:cacheprovider",
          "--tokenizer", "synthetic-chatml", "--path", path, "--rule", "EOS-001,MASK-002"),
-        str(ROOT), (("HF_HUB_OFFLINE", "1"),))
+        str(ROOT), (("HF_HUB_OFFLINE", "1"),), fork=True)
 
 
 def background_commands(names: set[str]) -> list[script_runs.Command]:

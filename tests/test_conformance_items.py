@@ -65,7 +65,7 @@ def _seeded_run() -> tuple[script_runs.Command, Path]:
     argv = (sys.executable, "-m", "pytest", "conformance/test_conformance.py", "-p", "seeded_suite",
             "-p", "no:cacheprovider", "-rA", "--tokenizer", TOKENIZER, "--path", PATH,
             "-k", f"{BROKEN} or {KNOWN} or {STALE}")
-    return script_runs.Command(argv, str(ROOT), tuple(sorted(env.items()))), exp_file
+    return script_runs.Command(argv, str(ROOT), tuple(sorted(env.items())), fork=True), exp_file
 
 
 def background_commands(names: set[str]) -> list[script_runs.Command]:

@@ -1,7 +1,8 @@
 """The pytest plugin from a separate project: a five-line test checks that project's own rows.
 
-Each downstream project runs in its own interpreter, started at collection on the spare core
-(``background_commands``, ``tests/script_runs.py``).
+Each downstream project runs ``python -m pytest`` in its own process, a fork of the preloaded interpreter
+(``Command(fork=True)``: torch, transformers, datasets and TRL already imported), started at collection on
+the spare core (``background_commands``, ``tests/script_runs.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def _project(test_name: str) -> script_runs.Command:
         (folder / "conftest.py").write_text(conftest)
     (folder / "test_labels.py").write_text(f"SETTINGS = {settings!r}\n" + TEST)
     return script_runs.Command((sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_labels.py"),
-                               str(folder), (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("PYTHONPATH", "")))
+                               str(folder), (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1"), ("PYTHONPATH", "")),
+                               fork=True)
 
 
 def background_commands(names: set[str]) -> list[script_runs.Command]:

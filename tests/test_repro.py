@@ -146,6 +146,46 @@ def test_a_run_in_a_preloaded_fork_is_the_run_in_a_new_interpreter(mode, tmp_pat
     assert fresh.returncode == {"ok": 0, "exit": 3, "message": 1, "raise": 1}[mode]
 
 
+COMMAND_PROBE = '''import os, sys
+print("argv", sys.argv[1:], "cwd", os.path.basename(os.getcwd()), "name", __name__, "path0", sys.path[0],
+      "pythonpath", [os.path.basename(p) for p in sys.path[1:3]], "env", os.environ.get("PROBE_VALUE"))
+import probe_helper
+mode = sys.argv[1]
+if mode == "exit":
+    sys.exit(3)
+if mode == "message":
+    sys.exit("bad input")
+if mode == "raise":
+    raise ValueError("boom")
+'''
+
+
+@pytest.mark.parametrize("form", ["-m", "-c"])
+@pytest.mark.parametrize("mode", ["ok", "exit", "message", "raise"])
+def test_a_command_in_a_preloaded_fork_is_the_command_in_a_new_interpreter(form, mode, tmp_path):
+    """Other tests' subprocesses (``python -m pytest ...``, ``python -c ...``) run in forks as well
+    (``script_runs.Command(fork=True)``): arguments, working directory, ``__main__``, ``sys.path``'s first entry
+    and the folders ``PYTHONPATH`` names after it, the environment, output and exit status are those of the
+    command in a new interpreter; a traceback ends the same (``-m``'s starts at the module, not in runpy)."""
+    work, extra = tmp_path / "work", tmp_path / "extra"
+    work.mkdir()
+    extra.mkdir()
+    (work / "probe_module.py").write_text(COMMAND_PROBE, encoding="utf-8")
+    (extra / "probe_helper.py").write_text("", encoding="utf-8")
+    target = ("-m", "probe_module") if form == "-m" else ("-c", COMMAND_PROBE)
+    env = (("PROBE_VALUE", "seen"), ("PYTHONPATH", os.pathsep.join([str(extra), str(tmp_path)])))
+    fresh, forked = (script_runs.Command((sys.executable, *target, mode, "x y"), str(work), env, fork=fork).run()
+                     for fork in (False, True))
+    assert not script_runs._preloaded(sys.executable).broken
+    assert (forked.returncode, forked.stdout) == (fresh.returncode, fresh.stdout)
+    assert fresh.returncode == {"ok": 0, "exit": 3, "message": 1, "raise": 1}[mode], fresh.stderr
+    assert "env seen" in fresh.stdout and "'extra', " in fresh.stdout
+    if mode == "raise":
+        assert forked.stderr.splitlines()[-2:] == fresh.stderr.splitlines()[-2:]
+    else:
+        assert forked.stderr == fresh.stderr
+
+
 def standalone_run() -> tuple[Path, Path]:
     """The (python, script) run in a new interpreter as well as in a fork, for the root conftest to start early."""
     return Path(sys.executable), script_runs.script_for(BUGS[0].finding, BUGS[0].reference)

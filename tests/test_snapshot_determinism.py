@@ -1,12 +1,16 @@
 """Snapshots must be byte-identical across runs and machines: no hash-order, float or path noise.
 
-Two fresh interpreters with different ``PYTHONHASHSEED`` (and different working directories)
-serialize the same encodings; their bytes must match each other and the committed files. They run in
-the background, started at collection (``tests/script_runs.py``).
+Two interpreters with different hash seeds (and different working directories) serialize the same
+encodings; their bytes must match each other and the committed files. One is a new interpreter with a
+``PYTHONHASHSEED`` of its own, the other a fork of the preloaded one (``tests/script_runs.py``), whose seed
+is the test session's (random unless set); each prints ``hash()`` of one string, which shows the seeds
+differ. They run in the background, started at collection.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,18 +29,21 @@ s = Session()
 for tid, path, case in [tuple(k.split("~")) for k in sys.argv[1:]]:
     enc = s.encoding(tid, path, case)
     sys.stdout.write(serialize(enc, s.tokenizer(tid).content_hash))
+sys.stderr.write(f"\\nhash of a string: {hash('sft-conformance')}\\n")
 """
 
 
-def _serializer(seed: str, cwd: Path) -> script_runs.Command:
-    """A fresh interpreter with this hash seed, in this folder, writing the snapshots of ``KEYS``."""
-    env = (("PYTHONHASHSEED", seed), ("HF_HUB_OFFLINE", "1"), ("PYTHONPATH", str(ROOT)))
+def _serializer(cwd: Path, seed: str | None) -> script_runs.Command:
+    """An interpreter in this folder writing the snapshots of ``KEYS``: a new one with this hash seed, or with
+    ``seed`` None a fork of the preloaded one."""
+    env = (("HF_HUB_OFFLINE", "1"), ("PYTHONPATH", str(ROOT)), *((("PYTHONHASHSEED", seed),) if seed else ()))
     return script_runs.Command((sys.executable, "-c", SCRIPT, *("~".join(k) for k in KEYS)), str(cwd), env,
-                               text=False)
+                               text=False, fork=seed is None)
 
 
 def _commands() -> list[script_runs.Command]:
-    return [_serializer("1", ROOT), _serializer("4242", script_runs.workdir("snapshot-determinism"))]
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"  # never the session's (the fork's) own
+    return [_serializer(ROOT, seed), _serializer(script_runs.workdir("snapshot-determinism"), None)]
 
 
 def background_commands(names: set[str]) -> list[script_runs.Command]:
@@ -46,6 +53,8 @@ def background_commands(names: set[str]) -> list[script_runs.Command]:
 def test_snapshot_bytes_identical_across_processes_and_hash_seeds():
     runs = [script_runs.outcome(c) for c in _commands()]
     assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:].decode(errors="replace") for r in runs]
+    hashes = [re.findall(rb"hash of a string: (-?\d+)", r.stderr) for r in runs]
+    assert all(hashes) and hashes[0] != hashes[1], hashes  # two hash seeds
     first, second = (r.stdout for r in runs)
     assert first == second
     committed = b"".join((ROOT / "snapshots" / tid / path / f"{case}.txt").read_bytes() for tid, path, case in KEYS)
