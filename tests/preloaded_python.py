@@ -11,11 +11,14 @@ stderr). The answer is one line on stdout: ``{"returncode": N}``. A child runnin
 ``timeout`` seconds is killed (returncode -9). Standard library only: it runs in any release env.
 
 A request may name ``"module"`` (``PYTHON -m module args``: ``sys.path[0]`` is the working directory) or
-``"code"`` (``PYTHON -c code args``: ``sys.path[0]`` is ``''``) instead of ``"script"``, and carry ``"env"``,
-the whole environment the command would get, and ``"pythonpath"``, the folders its ``PYTHONPATH`` names,
-which the child puts right after ``sys.path[0]`` as the interpreter would. What an interpreter reads only
-when it starts (``PYTHONHASHSEED``, ``-X`` options) is this interpreter's: a command that needs its own runs
-in a new interpreter instead.
+``"code"`` (``PYTHON -c code args``: ``sys.path[0]`` is ``''``, a fresh ``__main__`` module) instead of
+``"script"``, and carry ``"env"``, the whole environment the command would get, and ``"pythonpath"``, the
+folders its ``PYTHONPATH`` names, which the child makes absolute and puts right after ``sys.path[0]`` as the
+interpreter would. What is read only when the interpreter starts (``PYTHONHASHSEED``, ``-X`` options, the
+other ``PYTHON*`` settings) or when the preloaded libraries are imported (``HF_*``, ``TRANSFORMERS_*``,
+``TOKENIZERS_*``, ``TORCH*``) is this interpreter's: ``tests/script_runs.py`` runs a command whose values
+differ in a new interpreter instead. A ``-m`` traceback leaves out the two runpy frames a new interpreter
+shows; it ends the same.
 """
 
 import contextlib
@@ -49,7 +52,6 @@ def preload() -> None:
 
 
 def child(request: dict) -> None:
-    os.chdir(request["cwd"])
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -57,29 +59,17 @@ def child(request: dict) -> None:
         handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(handle, fd)
         os.close(handle)
-    if "env" in request:
-        os.environ.clear()
-        os.environ.update(request["env"])
-    import runpy
-
-    if "module" in request:
-        sys.argv = [request["module"], *request["args"]]  # runpy puts the module's file first, as ``-m`` does
-        sys.path[0] = os.getcwd()
-        run, own = (lambda: runpy.run_module(request["module"], run_name="__main__", alter_sys=True)), None
-    elif "code" in request:
-        sys.argv = ["-c", *request["args"]]
-        sys.path[0] = ""
-        compiled = compile(request["code"], "<string>", "exec")
-        run, own = (lambda: exec(compiled, {"__name__": "__main__", "__builtins__": __builtins__})), "<string>"  # noqa: S102 - ``-c``
-    else:
-        script = os.path.abspath(request["script"])
-        sys.argv = [script, *request["args"]]
-        sys.path[0] = os.path.dirname(script)
-        run, own = (lambda: runpy.run_path(script, run_name="__main__")), script
-    sys.path[1:1] = [p for p in request.get("pythonpath", []) if p]
-    code = 0
+    code, own = 1, None
     try:
+        os.chdir(request["cwd"])
+        if "env" in request:
+            os.environ.clear()
+            os.environ.update(request["env"])
+        run, own = _command(request)
+        # what PYTHONPATH names comes right after sys.path[0], each entry made absolute (an empty one is the cwd)
+        sys.path[1:1] = [os.path.abspath(p) for p in request.get("pythonpath", [])]
         run()
+        code = 0
     except SystemExit as exc:
         if exc.code is None:
             code = 0
@@ -95,10 +85,36 @@ def child(request: dict) -> None:
             tb = tb.tb_next  # this file's and runpy's frames
         traceback.print_exception(type(exc), exc, tb)
         code = 1
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code & 0xFF)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code & 0xFF)
+
+
+def _command(request: dict):
+    """``sys.argv`` and ``sys.path[0]`` as the interpreter sets them for this form, and the call that runs it
+    as ``__main__``, with the file name its traceback starts at (None: after this file's and runpy's frames)."""
+    import runpy
+
+    if "module" in request:  # runpy puts the module's file first in sys.argv and installs it as __main__
+        sys.argv = [request["module"], *request["args"]]
+        sys.path[0] = os.getcwd()
+        return (lambda: runpy.run_module(request["module"], run_name="__main__", alter_sys=True)), None
+    if "code" in request:
+        import types
+
+        sys.argv = ["-c", *request["args"]]
+        sys.path[0] = ""
+        main = types.ModuleType("__main__")  # a real __main__ module, as ``-c`` has (no __file__, __spec__ None)
+        main.__dict__.update({"__spec__": None, "__loader__": None, "__builtins__": __builtins__})
+        sys.modules["__main__"] = main
+        compiled = compile(request["code"], "<string>", "exec")
+        return (lambda: exec(compiled, main.__dict__)), "<string>"  # noqa: S102 - ``python -c``
+    script = os.path.abspath(request["script"])
+    sys.argv = [script, *request["args"]]
+    sys.path[0] = os.path.dirname(script)
+    return (lambda: runpy.run_path(script, run_name="__main__")), script
 
 
 def _launcher_frame(filename: str) -> bool:

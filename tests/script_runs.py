@@ -98,7 +98,7 @@ class Preloaded:
 
     def _start(self) -> subprocess.Popen:
         if self.proc is None:
-            env = run_env(PYTHONPATH="", HF_DATASETS_DISABLE_PROGRESS_BARS="1")
+            env = preloaded_env()
             self.proc = subprocess.Popen([self.python, str(Path(__file__).with_name("preloaded_python.py")),
                                           str(TIMEOUT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, text=True, env=env, cwd=_scripts_dir)
@@ -117,10 +117,16 @@ class Preloaded:
 
     def run_command(self, command: Command) -> subprocess.CompletedProcess:
         """``command`` (``python -m module ...``, ``python -c code ...`` or ``python script ...``) in a fork, with
-        its working directory, its whole environment and the folders its ``PYTHONPATH`` names."""
+        its working directory, its whole environment and the folders its ``PYTHONPATH`` names; in a new
+        interpreter where a fork cannot be what that would be: another form (``-I``, ``-u``, ...), or a setting
+        read at start-up or when the preloaded libraries were imported that differs from this interpreter's."""
         rest = command.argv[1:]
         env = command.environment()
+        if not rest or (rest[0].startswith("-") and rest[0] not in ("-m", "-c")) or _start_up_differs(env):
+            return command.run_fresh()
         request = {"cwd": command.cwd, "env": env, "pythonpath": env.get("PYTHONPATH", "").split(os.pathsep)}
+        if not env.get("PYTHONPATH"):
+            request["pythonpath"] = []
         if rest[0] in ("-m", "-c"):
             request.update({{"-m": "module", "-c": "code"}[rest[0]]: rest[1], "args": rest[2:]})
         else:
@@ -132,7 +138,7 @@ class Preloaded:
         with self.lock:
             if self.broken:
                 return None
-            out, err = (Path(tempfile.mkstemp(prefix="run-", suffix=s, dir=_scripts_dir)[1]) for s in (".out", ".err"))
+            out, err = (_empty_file(suffix) for suffix in (".out", ".err"))
             try:
                 proc = self._start()
                 proc.stdin.write(json.dumps({**request, "out": str(out), "err": str(err)}) + "\n")
@@ -155,6 +161,28 @@ class Preloaded:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+
+def preloaded_env() -> dict[str, str]:
+    """The environment the preloaded interpreters start with, and so the base of a forked command's."""
+    return run_env(PYTHONPATH="", HF_DATASETS_DISABLE_PROGRESS_BARS="1")
+
+
+# settings a fork takes from the preloaded interpreter: read when an interpreter starts, or when torch,
+# transformers, datasets and TRL are imported (PYTHONPATH is not one: the fork puts its folders on sys.path)
+START_UP_PREFIXES = ("PYTHON", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "TORCH")
+
+
+def _start_up_differs(env: dict[str, str]) -> bool:
+    start = preloaded_env()
+    keys = {k for k in (*env, *start) if k.startswith(START_UP_PREFIXES) and k != "PYTHONPATH"}
+    return any(env.get(k, "") != start.get(k, "") for k in keys)
+
+
+def _empty_file(suffix: str) -> Path:
+    handle, name = tempfile.mkstemp(prefix="run-", suffix=suffix, dir=_scripts_dir)
+    os.close(handle)
+    return Path(name)
 
 
 _servers: dict[str, Preloaded] = {}
@@ -206,12 +234,13 @@ class Command:
     env: tuple[tuple[str, str], ...] = ()
     text: bool = True  # False: stdout and stderr as bytes, exactly as written
     # True: in a fork of the preloaded interpreter of ``argv[0]`` (``Preloaded.run_command``), which spares the
-    # run importing torch, transformers, datasets and TRL; for commands that need nothing an interpreter sets
-    # only when it starts (``PYTHONHASHSEED``)
+    # run importing torch, transformers, datasets and TRL; its environment is that interpreter's with ``env``
+    # over it, and where ``env`` changes a setting read at start-up (``PYTHONHASHSEED``) it runs in a new one
     fork: bool = False
 
     def environment(self) -> dict[str, str]:
-        return {**os.environ, **dict(self.env)}
+        """This process's environment, or with ``fork`` the preloaded interpreter's, with ``env`` over it."""
+        return {**(preloaded_env() if self.fork else os.environ), **dict(self.env)}
 
     def run(self) -> subprocess.CompletedProcess:
         return _preloaded(self.argv[0]).run_command(self) if self.fork else self.run_fresh()

@@ -147,8 +147,11 @@ def test_a_run_in_a_preloaded_fork_is_the_run_in_a_new_interpreter(mode, tmp_pat
 
 
 COMMAND_PROBE = '''import os, sys
+main = sys.modules["__main__"]
 print("argv", sys.argv[1:], "cwd", os.path.basename(os.getcwd()), "name", __name__, "path0", sys.path[0],
-      "pythonpath", [os.path.basename(p) for p in sys.path[1:3]], "env", os.environ.get("PROBE_VALUE"))
+      "pythonpath", [os.path.relpath(p) for p in sys.path[1:4]], "env", os.environ.get("PROBE_VALUE"),
+      "main", vars(main) is globals(), getattr(main.__spec__, "name", None), hasattr(main, "__file__"))
+print("parent", os.getppid())
 import probe_helper
 mode = sys.argv[1]
 if mode == "exit":
@@ -164,26 +167,38 @@ if mode == "raise":
 @pytest.mark.parametrize("mode", ["ok", "exit", "message", "raise"])
 def test_a_command_in_a_preloaded_fork_is_the_command_in_a_new_interpreter(form, mode, tmp_path):
     """Other tests' subprocesses (``python -m pytest ...``, ``python -c ...``) run in forks as well
-    (``script_runs.Command(fork=True)``): arguments, working directory, ``__main__``, ``sys.path``'s first entry
-    and the folders ``PYTHONPATH`` names after it, the environment, output and exit status are those of the
-    command in a new interpreter; a traceback ends the same (``-m``'s starts at the module, not in runpy)."""
-    work, extra = tmp_path / "work", tmp_path / "extra"
-    work.mkdir()
-    extra.mkdir()
+    (``script_runs.Command(fork=True)``): arguments, working directory, ``__name__`` and the ``__main__``
+    module, ``sys.path``'s first entry and the folders ``PYTHONPATH`` names after it (a relative and an empty
+    entry made absolute), the environment, output and exit status are those of the command in a new
+    interpreter; a traceback ends the same (a fork's ``-m`` traceback leaves out the two runpy frames)."""
+    work, extra = tmp_path / "work", tmp_path / "work" / "extra"
+    extra.mkdir(parents=True)
     (work / "probe_module.py").write_text(COMMAND_PROBE, encoding="utf-8")
     (extra / "probe_helper.py").write_text("", encoding="utf-8")
     target = ("-m", "probe_module") if form == "-m" else ("-c", COMMAND_PROBE)
-    env = (("PROBE_VALUE", "seen"), ("PYTHONPATH", os.pathsep.join([str(extra), str(tmp_path)])))
+    env = (("PROBE_VALUE", "seen"), ("PYTHONPATH", os.pathsep.join(["extra", "", str(tmp_path)])))
     fresh, forked = (script_runs.Command((sys.executable, *target, mode, "x y"), str(work), env, fork=fork).run()
                      for fork in (False, True))
-    assert not script_runs._preloaded(sys.executable).broken
-    assert (forked.returncode, forked.stdout) == (fresh.returncode, fresh.stdout)
+    server = script_runs._preloaded(sys.executable)
+    assert not server.broken
+    (fresh_out, fresh_parent), (forked_out, forked_parent) = (r.stdout.rsplit("parent ", 1) for r in (fresh, forked))
+    assert (int(fresh_parent), int(forked_parent)) == (os.getpid(), server.proc.pid)  # a new one, a fork
+    assert (forked.returncode, forked_out) == (fresh.returncode, fresh_out)
     assert fresh.returncode == {"ok": 0, "exit": 3, "message": 1, "raise": 1}[mode], fresh.stderr
-    assert "env seen" in fresh.stdout and "'extra', " in fresh.stdout
+    assert "env seen" in fresh.stdout and "['extra', '.', '..']" in fresh.stdout and "main True" in fresh.stdout
     if mode == "raise":
         assert forked.stderr.splitlines()[-2:] == fresh.stderr.splitlines()[-2:]
     else:
         assert forked.stderr == fresh.stderr
+
+
+def test_a_command_that_sets_what_an_interpreter_reads_at_start_up_runs_in_a_new_one(tmp_path):
+    """A fork has the preloaded interpreter's hash seed (and its libraries' import-time settings), so a command
+    that sets one of those runs in a new interpreter even when asked to fork."""
+    probe = (sys.executable, "-c", "print(hash('sft-conformance'))")
+    seeded = (("PYTHONHASHSEED", "7"),)
+    asked, fresh = (script_runs.Command(probe, str(tmp_path), seeded, fork=fork).run() for fork in (True, False))
+    assert asked.stdout == fresh.stdout and asked.returncode == 0
 
 
 def standalone_run() -> tuple[Path, Path]:

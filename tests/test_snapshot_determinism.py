@@ -2,9 +2,9 @@
 
 Two interpreters with different hash seeds (and different working directories) serialize the same
 encodings; their bytes must match each other and the committed files. One is a new interpreter with a
-``PYTHONHASHSEED`` of its own, the other a fork of the preloaded one (``tests/script_runs.py``), whose seed
-is the test session's (random unless set); each prints ``hash()`` of one string, which shows the seeds
-differ. They run in the background, started at collection.
+``PYTHONHASHSEED`` of its own, the other a fork of the preloaded interpreter (``tests/script_runs.py``), whose
+seed is that interpreter's (random unless ``PYTHONHASHSEED`` is set); each prints ``hash()`` of one string,
+which shows the seeds differ. They run in the background, started at collection.
 """
 
 from __future__ import annotations
@@ -41,8 +41,15 @@ def _serializer(cwd: Path, seed: str | None) -> script_runs.Command:
                                text=False, fork=seed is None)
 
 
+def _seed(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None  # unset or "random"
+
+
 def _commands() -> list[script_runs.Command]:
-    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"  # never the session's (the fork's) own
+    seed = "2" if _seed(os.environ.get("PYTHONHASHSEED", "")) == 1 else "1"  # never the preloaded one's
     return [_serializer(ROOT, seed), _serializer(script_runs.workdir("snapshot-determinism"), None)]
 
 
@@ -56,6 +63,6 @@ def test_snapshot_bytes_identical_across_processes_and_hash_seeds():
     hashes = [re.findall(rb"hash of a string: (-?\d+)", r.stderr) for r in runs]
     assert all(hashes) and hashes[0] != hashes[1], hashes  # two hash seeds
     first, second = (r.stdout for r in runs)
-    assert first == second
+    assert first == second, f"the bytes differ between the hash seeds that gave {hashes}"
     committed = b"".join((ROOT / "snapshots" / tid / path / f"{case}.txt").read_bytes() for tid, path, case in KEYS)
     assert first == committed
