@@ -1,52 +1,33 @@
 """Speed without a changed verdict: worker processes per tokenizer, refused groups parted by the
-template's own refusal, and the cheap vocabulary-growth marker.
-
-The two ``sft-conformance run`` commands compared for any number of workers are started at collection, in forks
-of the preloaded interpreter on the spare core (``background_commands``, ``tests/script_runs.py``)."""
+template's own refusal, and the cheap vocabulary-growth marker."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-import script_runs
 
 from harness.pipeline import fanout
 
 TOKENIZERS = ["synthetic-chatml", "synthetic-no-pad", "synthetic-double-bos", "gpt2"]
-ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run_command(jobs: int) -> tuple[script_runs.Command, Path]:
-    """``sft-conformance run --jobs N`` on four tokenizers and two paths, as a command, and its report."""
-    out = script_runs.workdir("fanout") / f"jobs{jobs}.json"
-    argv = (sys.executable, "-m", "harness.cli", "run", *(a for t in TOKENIZERS for a in ("--tokenizer", t)),
-            "--path", "messages,prompt_completion", "--jobs", str(jobs), "--report", str(out))
-    return script_runs.Command(argv, str(ROOT), (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1")),
-                               fork=True), out
+def _run(tmp_path, jobs: int) -> dict:
+    from harness.cli import main
 
-
-def background_commands(names: set[str]) -> list[script_runs.Command]:
-    if "test_the_report_is_the_same_for_any_number_of_workers" not in names:
-        return []
-    return [_run_command(jobs)[0] for jobs in (1, 2)]
-
-
-def _run(jobs: int) -> dict:
-    command, out = _run_command(jobs)
-    res = script_runs.outcome(command)
-    assert res.returncode in (0, 1) and out.is_file(), res.stdout[-2000:] + res.stderr[-3000:]
+    out = tmp_path / f"jobs{jobs}.json"
+    args = ["run", *(a for t in TOKENIZERS for a in ("--tokenizer", t)), "--path", "messages,prompt_completion",
+            "--jobs", str(jobs), "--report", str(out)]
+    assert main(args) in (0, 1)
     return json.loads(out.read_text())
 
 
-def test_the_report_is_the_same_for_any_number_of_workers():
-    one, two = _run(1), _run(2)
+def test_the_report_is_the_same_for_any_number_of_workers(tmp_path):
+    one, two = _run(tmp_path, 1), _run(tmp_path, 2)
     assert one["records"] and one["records"] == two["records"]
     assert one["evidence"] == two["evidence"] and one["run_info"]["tokenizers"] == two["run_info"]["tokenizers"]
     assert {r["tokenizer"] for r in one["records"]} == set(TOKENIZERS)

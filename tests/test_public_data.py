@@ -5,34 +5,24 @@ messages JSONL, judged with real catalog tokenizers under assistant_only_loss, p
 
 Every verdict that is not a PASS is one the expectations explain (conformance/expectations/trl.yaml); the
 end-to-end test skips when the data or tokenizers are not provisioned, and fails then under
-``SFT_CONFORMANCE_REQUIRE_ENVS=1`` (CI, whose bootstrap provisions them). Its four ``sft-conformance check``
-runs are commands (``python -m harness.cli check ...``) started at collection in forks of the preloaded
-interpreter, on the spare core (``background_commands``, ``tests/script_runs.py``); the test reads their exit
-status and reports.
+``SFT_CONFORMANCE_REQUIRE_ENVS=1`` (CI, whose bootstrap provisions them).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
-import script_runs
 import yaml
 
+from harness.cli import main
 from harness.tokenizers import provision, public_data
 from harness.views.report import effective_status
 
 SAMPLE = 200
-ROOT = Path(__file__).resolve().parent.parent
-EXPECTATIONS = ROOT / "conformance" / "expectations" / "trl.yaml"
-# the end-to-end test's check runs: name -> (data file, tokenizer, SFT settings, sample)
-CHECKS = {"qwen3-assistant-only": ("messages.jsonl", "qwen3", ("assistant_only_loss=true",), SAMPLE),
-          "qwen2.5-assistant-only": ("messages.jsonl", "qwen2.5", ("assistant_only_loss=true",), 20),
-          "qwen2.5-packing": ("prompt_completion.jsonl", "qwen2.5", ("packing=true",), SAMPLE),
-          "qwen2.5-padding-free": ("messages.jsonl", "qwen2.5", ("padding_free=true",), SAMPLE)}
+EXPECTATIONS = Path(__file__).resolve().parent.parent / "conformance" / "expectations" / "trl.yaml"
 
 
 def test_alpaca_records_map_to_trl_layouts_as_the_publisher_does():
@@ -64,30 +54,15 @@ def data_dir():
     return folder
 
 
-def _command(name: str, folder: Path) -> tuple[script_runs.Command, Path]:
-    """``sft-conformance check`` on one of the provisioned files, as a command, and the report it writes."""
-    data, tokenizer, settings, sample = CHECKS[name]
-    out = script_runs.workdir("public-data") / f"{name}.json"
-    argv = (sys.executable, "-m", "harness.cli", "check", str(folder / data), "--tokenizer", tokenizer,
-            "--sample", str(sample), "--plain", "--report", str(out), *(a for s in settings for a in ("--set", s)))
-    return script_runs.Command(argv, str(ROOT), (("HF_HUB_OFFLINE", "1"), ("HF_DATASETS_OFFLINE", "1")),
-                               fork=True), out
-
-
-def background_commands(names: set[str]) -> list[script_runs.Command]:
-    folder = public_data.dataset_dir("alpaca-en-demo")
-    if "test_public_rows_end_to_end" not in names or folder is None:
-        return []
-    return [_command(name, folder)[0] for name in CHECKS]
-
-
-def _check(folder: Path, name: str):
-    command, out = _command(name, folder)
-    res = script_runs.outcome(command)
-    assert out.is_file(), res.stdout[-2000:] + res.stderr[-2000:]
+def _check(tmp_path, data, tokenizer, *settings, sample=SAMPLE):
+    out = tmp_path / f"{tokenizer}-{'-'.join(settings)}.json"
+    argv = ["check", str(data), "--tokenizer", tokenizer, "--sample", str(sample), "--plain", "--report", str(out)]
+    for s in settings:
+        argv += ["--set", s]
+    code = main(argv)
     rep = json.loads(out.read_text())
     fails = {(r["case"], r["rule"]) for r in rep["records"] if effective_status(r) in ("fail", "xpass")}
-    return res.returncode, rep, fails
+    return code, rep, fails
 
 
 def _expectation(rule, path, tokenizer, case):
@@ -100,15 +75,15 @@ def _list(value):
     return value if isinstance(value, list) else [value]
 
 
-def test_public_rows_end_to_end(data_dir):
-    pc = data_dir / "prompt_completion.jsonl"
+def test_public_rows_end_to_end(tmp_path, data_dir, capsys):
+    messages, pc = data_dir / "messages.jsonl", data_dir / "prompt_completion.jsonl"
 
     # (a) messages + assistant_only_loss: Qwen3's training template keeps the header out of the loss -> exit 0
-    code, rep, fails = _check(data_dir, "qwen3-assistant-only")
+    code, rep, fails = _check(tmp_path, messages, "qwen3", "assistant_only_loss=true")
     assert (code, fails, rep["check"]["path"], rep["check"]["judged"]) == (0, set(), "assistant_only_loss", SAMPLE)
     # ... with qwen2.5 every row trains the '\n' of '<|im_start|>assistant\n' (TRL PR #5522): GEN-002 on every row,
     # recognised as known upstream (the expectation is written for the conversation shapes, chat_*), so exit 0.
-    code, rep, fails = _check(data_dir, "qwen2.5-assistant-only")
+    code, rep, fails = _check(tmp_path, messages, "qwen2.5", "assistant_only_loss=true", sample=20)
     gen = [r for r in rep["records"] if r["rule"] == "GEN-002"]
     assert (code, fails) == (0, set()) and len(gen) == 20
     assert all(r["status"] == "fail" and "5522" in r["expected_failure"] for r in gen)
@@ -118,7 +93,7 @@ def test_public_rows_end_to_end(data_dir):
     # mechanism of the golden case pc_merge_swallows_prompt_end (TRL starts the loss where the tokenizations
     # diverge). The expectation for it holds row by row (signature divergence_in_prompt, case pc_*), so those rows
     # are known upstream, exactly the rows that carry the signature, and the run exits 0.
-    code, rep, fails = _check(data_dir, "qwen2.5-packing")
+    code, rep, fails = _check(tmp_path, pc, "qwen2.5", "packing=true")
     assert rep["check"]["modifier"] and {r["status"] for r in rep["records"] if r["rule"].startswith("MOD-")} == {"pass"}
     assert (code, fails) == (0, set())
     known = {r["case"] for r in rep["records"] if effective_status(r) == "xfail"}
@@ -135,6 +110,7 @@ def test_public_rows_end_to_end(data_dir):
         assert tok(row["prompt"] + row["completion"]).input_ids[:len(prompt_ids)] != prompt_ids, case
 
     # (c) padding_free on the messages rows: exit 0, the batch rules pass
-    code, rep, fails = _check(data_dir, "qwen2.5-padding-free")
+    code, rep, fails = _check(tmp_path, messages, "qwen2.5", "padding_free=true")
     assert (code, fails) == (0, set()) and rep["check"]["modifier"]
     assert {r["status"] for r in rep["records"] if r["rule"].startswith("MOD-")} == {"pass"}
+    capsys.readouterr()
