@@ -124,9 +124,8 @@ class Preloaded:
         env = command.environment()
         if not rest or (rest[0].startswith("-") and rest[0] not in ("-m", "-c")) or _start_up_differs(env):
             return command.run_fresh()
-        request = {"cwd": command.cwd, "env": env, "pythonpath": env.get("PYTHONPATH", "").split(os.pathsep)}
-        if not env.get("PYTHONPATH"):
-            request["pythonpath"] = []
+        pythonpath = env.get("PYTHONPATH", "")
+        request = {"cwd": command.cwd, "env": env, "pythonpath": pythonpath.split(os.pathsep) if pythonpath else []}
         if rest[0] in ("-m", "-c"):
             request.update({{"-m": "module", "-c": "code"}[rest[0]]: rest[1], "args": rest[2:]})
         else:

@@ -119,10 +119,8 @@ def test_script_fails_on_affected_release_and_passes_on_fixed(bug):
         assert gone.returncode == 2 and "NOT APPLICABLE" in gone.stdout, gone.stdout[-2000:]
 
 
-PROBE = '''import os, sys
-print("argv", sys.argv[1:], "cwd", os.path.basename(os.getcwd()), "name", __name__,
-      "path0", sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
-mode = sys.argv[1]
+# how a probe ends for each mode, and the exit status an interpreter gives it
+PROBE_MODES = '''mode = sys.argv[1]
 if mode == "exit":
     sys.exit(3)
 if mode == "message":
@@ -130,9 +128,14 @@ if mode == "message":
 if mode == "raise":
     raise ValueError("boom")
 '''
+EXIT_STATUS = {"ok": 0, "exit": 3, "message": 1, "raise": 1}
+PROBE = '''import os, sys
+print("argv", sys.argv[1:], "cwd", os.path.basename(os.getcwd()), "name", __name__,
+      "path0", sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
+''' + PROBE_MODES
 
 
-@pytest.mark.parametrize("mode", ["ok", "exit", "message", "raise"])
+@pytest.mark.parametrize("mode", list(EXIT_STATUS))
 def test_a_run_in_a_preloaded_fork_is_the_run_in_a_new_interpreter(mode, tmp_path):
     """Scripts other than the installed line's long forms run in forks of a preloaded interpreter
     (``tests/preloaded_python.py``): arguments, working directory, ``__main__``, ``sys.path[0]``, output, exit
@@ -143,7 +146,7 @@ def test_a_run_in_a_preloaded_fork_is_the_run_in_a_new_interpreter(mode, tmp_pat
     forked = script_runs._preloaded(sys.executable).run(script, mode)
     assert not script_runs._preloaded(sys.executable).broken
     assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
-    assert fresh.returncode == {"ok": 0, "exit": 3, "message": 1, "raise": 1}[mode]
+    assert fresh.returncode == EXIT_STATUS[mode]
 
 
 COMMAND_PROBE = '''import os, sys
@@ -153,18 +156,11 @@ print("argv", sys.argv[1:], "cwd", os.path.basename(os.getcwd()), "name", __name
       "main", vars(main) is globals(), getattr(main.__spec__, "name", None), hasattr(main, "__file__"))
 print("parent", os.getppid())
 import probe_helper
-mode = sys.argv[1]
-if mode == "exit":
-    sys.exit(3)
-if mode == "message":
-    sys.exit("bad input")
-if mode == "raise":
-    raise ValueError("boom")
-'''
+''' + PROBE_MODES
 
 
 @pytest.mark.parametrize("form", ["-m", "-c"])
-@pytest.mark.parametrize("mode", ["ok", "exit", "message", "raise"])
+@pytest.mark.parametrize("mode", list(EXIT_STATUS))
 def test_a_command_in_a_preloaded_fork_is_the_command_in_a_new_interpreter(form, mode, tmp_path):
     """Other tests' subprocesses (``python -m pytest ...``, ``python -c ...``) run in forks as well
     (``script_runs.Command(fork=True)``): arguments, working directory, ``__name__`` and the ``__main__``
@@ -184,7 +180,7 @@ def test_a_command_in_a_preloaded_fork_is_the_command_in_a_new_interpreter(form,
     (fresh_out, fresh_parent), (forked_out, forked_parent) = (r.stdout.rsplit("parent ", 1) for r in (fresh, forked))
     assert (int(fresh_parent), int(forked_parent)) == (os.getpid(), server.proc.pid)  # a new one, a fork
     assert (forked.returncode, forked_out) == (fresh.returncode, fresh_out)
-    assert fresh.returncode == {"ok": 0, "exit": 3, "message": 1, "raise": 1}[mode], fresh.stderr
+    assert fresh.returncode == EXIT_STATUS[mode], fresh.stderr
     assert "env seen" in fresh.stdout and "['extra', '.', '..']" in fresh.stdout and "main True" in fresh.stdout
     if mode == "raise":
         assert forked.stderr.splitlines()[-2:] == fresh.stderr.splitlines()[-2:]
