@@ -9,14 +9,25 @@ NEIGHBOUR_SUFFIX = " plus neighbour words"
 
 
 def neighbour_case(case: Case) -> dict:
-    """The case with every text a few words longer, collated beside it so padding is exercised.
+    """The case with every text a few words longer (a tool-call turn without text keeps none), collated beside
+    it so padding is exercised.
 
     Same shape and roles as the case, so TRL processes it identically; strictly longer, so the
     case row is the one that gets padded (unless both are cut to ``max_length``).
     """
     if case.shape == "string_pc":
         return {"prompt": case.prompt + NEIGHBOUR_SUFFIX, "completion": case.completion + NEIGHBOUR_SUFFIX}
-    return {"messages": [{**m, "content": m["content"] + NEIGHBOUR_SUFFIX} for m in case.conversation]}
+    return {"messages": [_longer(m) for m in case.conversation]}
+
+
+def _longer(message: dict) -> dict:
+    """The message with its text a few words longer; a tool-call turn without text keeps none. Text beside
+    tool calls is another kind of message, which some templates refuse (mistral-v3: "Assistant message cannot
+    have both content and tool calls"; gpt-oss with thinking), and the case would then be reported as refused
+    by TRL when only its neighbour was."""
+    if message.get("tool_calls") and not message.get("content"):
+        return dict(message)
+    return {**message, "content": message["content"] + NEIGHBOUR_SUFFIX}
 
 
 # (variant, item order, row of the case in the batch); 0 is the case, 1 the longer, 2 the shorter neighbour
