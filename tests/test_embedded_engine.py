@@ -111,9 +111,8 @@ class _StreamingJudge:
 
 
 def _item(tokenizer_id, ctx, rules) -> dict:
-    import dataclasses
-
-    return {"tokenizer": tokenizer_id, "row": dataclasses.asdict(ctx.row), "reference": ctx.ref.to_plain(),
+    # the row's fields as they are (ints, strings, lists of them): json.dumps copies them, as asdict did one by one
+    return {"tokenizer": tokenizer_id, "row": dict(vars(ctx.row)), "reference": ctx.ref.to_plain(),
             "rules": list(rules)}
 
 

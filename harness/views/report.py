@@ -28,6 +28,7 @@ def build(records: list[Record], tokenizers: dict[str, dict], seconds: float, se
           evidence: list[dict] | None = None) -> dict:
     """The report: schema version, run info (every library version, tokenizer hashes), one record per
     verdict, and the evidence (tensors, tokens, roles) the HTML label report draws."""
+    rows = [r.to_dict() for r in records]
     return {
         "schema_version": SCHEMA_VERSION,
         "run_info": {
@@ -39,8 +40,8 @@ def build(records: list[Record], tokenizers: dict[str, dict], seconds: float, se
             "selection": selection,
             "seconds": round(seconds, 2),
         },
-        "summary": dict(Counter(effective_status(r) for r in records)),
-        "records": [r.to_dict() for r in records],
+        "summary": dict(Counter(effective_status(r) for r in rows)),
+        "records": rows,
         "evidence": evidence or [],
     }
 
