@@ -3,7 +3,8 @@ called the tool (the golden case chat_reasoning_then_tool_call). The gpt-oss tem
 (thinking) when the prompt is rendered alone with the generation prompt (the conversation ends in a tool result, so
 the turn is still under way) and drops it once a final answer follows, so the prompt's ids are no prefix of the
 conversation's. The thinking is written as the case writes it (`reasoning_content`); transformers 5 passes it to the
-template as the turn's thinking, transformers 4 leaves it out (no analysis, so the renders agree). Expected labels: the final answer and its <|return|> trained, nothing before it.
+template as the turn's thinking, transformers 4 leaves it out (no analysis, so the renders agree).
+Expected labels: the final answer and its <|return|> trained, nothing before it.
 Exit 3 where TRL refuses with an error. Exit 2 where the release trains prompt/completion rows in full. Exit 1 when a
 token before the answer is trained or an answer token is masked."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
