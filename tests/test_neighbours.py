@@ -6,6 +6,11 @@ tool-call turn the text it did not have."""
 
 from __future__ import annotations
 
+import functools
+import json
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness.adapters.neighbours import NEIGHBOUR_SUFFIX, neighbour_case
@@ -16,6 +21,8 @@ from harness.tokenizers import registry
 
 CASES = {c.id: c for c in load_cases()}
 CONVERSATIONS = [c for c in CASES.values() if c.shape != "string_pc"]
+EVERY_TOKENIZER = registry.expand(["all"])  # the breadth tier too: users run it
+TESTS = Path(__file__).resolve().parent
 
 
 def test_a_tool_call_turn_without_text_keeps_none_and_every_other_text_grows():
@@ -40,21 +47,55 @@ def _renders(tok, messages, case) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("tid", registry.expand(["all"]))  # the breadth tier too: users run it
-def test_the_neighbour_renders_wherever_the_case_renders(tid):
+def neighbour_refusals(tid: str) -> dict:
+    """``{"refused": {case id: the template's error}}`` for the cases whose template renders the case but not its
+    neighbour, ``{"skip": why}`` when the tokenizer is not provisioned or has no chat template."""
     try:
         lt = registry.load(tid)
     except registry.TokenizerUnavailable as exc:  # a breadth tokenizer not provisioned
-        pytest.skip(str(exc))
+        return {"skip": str(exc)}
     if not lt.has_chat_template:
-        pytest.skip(f"{tid} has no chat template")
-    refused_for_the_neighbour = {}
+        return {"skip": f"{tid} has no chat template"}
+    refused = {}
     for case in CONVERSATIONS:
         if _renders(lt.tokenizer, case.conversation, case) is None:
             error = _renders(lt.tokenizer, neighbour_case(case)["messages"], case)
             if error is not None:
-                refused_for_the_neighbour[case.id] = error[:120]
-    assert not refused_for_the_neighbour
+                refused[case.id] = error[:120]
+    return {"refused": refused}
+
+
+# Loading every catalog tokenizer takes 20-35 s (transformers reads each tokenizer.json into Python), which the
+# test process would spend while a core idles: the renders run in one background command (``script_runs``: a
+# fork of the preloaded interpreter, at low priority, started at collection), and each test reads its tokenizer's
+# line. Run alone (``-k``), a test runs the command itself.
+def _command():
+    """The background command (a ``script_runs.Command``; imported here, not in the command's own process)."""
+    import script_runs
+
+    return script_runs.Command((sys.executable, "-m", "test_neighbours", *EVERY_TOKENIZER), str(TESTS.parent),
+                               (("PYTHONPATH", str(TESTS)),), fork=True)
+
+
+def background_commands(names: set[str]) -> list:
+    return [_command()] if "test_the_neighbour_renders_wherever_the_case_renders" in names else []
+
+
+@functools.cache
+def _background_run():
+    import script_runs
+
+    return script_runs.outcome(_command())
+
+
+@pytest.mark.parametrize("tid", EVERY_TOKENIZER)
+def test_the_neighbour_renders_wherever_the_case_renders(tid):
+    res = _background_run()
+    assert res.returncode == 0, res.stderr[-3000:]
+    found = json.loads(res.stdout.strip().splitlines()[-1])[tid]
+    if "skip" in found:
+        pytest.skip(found["skip"])
+    assert not found["refused"]
 
 
 # what these templates say when a tool-call turn gets text beside its calls (the neighbour's fault, not the case's)
@@ -74,3 +115,7 @@ def test_a_tool_call_case_is_not_refused_for_its_neighbour(conformance_session, 
     if not isinstance(enc, Encoding):
         pytest.skip(f"not applicable here: {enc.reason}")
     assert not any(m in (enc.refused or "") for m in NEIGHBOUR_ONLY_REFUSALS), enc.refused
+
+
+if __name__ == "__main__":  # the background command: one JSON line, {tokenizer id: neighbour_refusals(id)}
+    print(json.dumps({tid: neighbour_refusals(tid) for tid in sys.argv[1:]}))
