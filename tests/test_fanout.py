@@ -27,9 +27,9 @@ def _run_args(jobs: int, report) -> list[str]:
 
 def _two_workers() -> script_runs.Command:
     """``run --jobs 2`` as a command line (a ``script_runs.Command``), started at collection in the background
-    at low priority: the spawned workers' imports and work do not keep this process waiting."""
+    at low priority, in a new interpreter: the spawned workers' imports and work do not keep this process waiting."""
     report = script_runs.workdir("fanout") / "jobs2.json"
-    return script_runs.Command((sys.executable, "-m", "harness.cli", *_run_args(2, report)), str(ROOT), fork=True)
+    return script_runs.Command((sys.executable, "-m", "harness.cli", *_run_args(2, report)), str(ROOT))
 
 
 def background_commands(names: set[str]) -> list:

@@ -66,15 +66,16 @@ def neighbour_refusals(tid: str) -> dict:
 
 
 # Loading every catalog tokenizer takes 20-35 s (transformers reads each tokenizer.json into Python), which the
-# test process would spend while a core idles: the renders run in one background command (``script_runs``: a
-# fork of the preloaded interpreter, at low priority, started at collection), and each test reads its tokenizer's
-# line. Run alone (``-k``), a test runs the command itself.
+# test process would spend while a core idles: the renders run in one background command (``script_runs``: at low
+# priority, started at collection), and each test reads its tokenizer's line. It runs in a new interpreter: in a
+# fork it would hold the preloaded one, which runs one fork at a time, for half a minute while other tests wait on it.
+# Run alone (``-k``), a test runs the command itself.
 def _command():
     """The background command (a ``script_runs.Command``; imported here, not in the command's own process)."""
     import script_runs
 
     return script_runs.Command((sys.executable, "-m", "test_neighbours", *EVERY_TOKENIZER), str(TESTS.parent),
-                               (("PYTHONPATH", str(TESTS)),), fork=True)
+                               (("PYTHONPATH", str(TESTS)),))
 
 
 def background_commands(names: set[str]) -> list:
