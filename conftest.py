@@ -4,6 +4,7 @@ dev (default, fast), ci (what .ci/run uses), nightly (many examples, the GPU job
 derandomized in ci so a CI run is reproducible; nightly explores new inputs every night.
 """
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -21,6 +22,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 keep_freed_memory()  # this repository's test process (harness/pipeline/allocator.py)
+# Collecting imports the libraries and builds the items: objects that stay for the whole session. The collector's
+# full passes would walk them again and again while they pile up; it is off until they are frozen
+# (``pytest_collection_finish``, harness/pipeline/long_lived.py).
+gc.disable()
 
 _AHEAD = pytest.StashKey[object]()
 
@@ -48,6 +53,15 @@ def pytest_sessionstart(session):
 
     for python in sorted(interpreters()):
         script_runs.warm(python)
+
+
+def pytest_collection_finish(session):
+    """What collection loaded (the libraries, the cases, the items) stays for the whole session: out of the
+    collector's full passes with it (harness/pipeline/long_lived.py)."""
+    from harness.pipeline.long_lived import keep_out_of_full_collections
+
+    gc.enable()
+    keep_out_of_full_collections()
 
 
 def pytest_collection_modifyitems(config, items):

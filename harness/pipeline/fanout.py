@@ -24,6 +24,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from harness.pipeline.long_lived import keep_out_of_full_collections
+
 Work = Callable[[str, dict], None]
 
 
@@ -54,6 +56,7 @@ def fill(results: dict[str, dict], tokenizer_ids: list[str], work: Work, jobs: i
     if jobs <= 1 or len(ids) <= 1:
         if setup is not None:
             setup(*setup_args)
+        keep_out_of_full_collections()
         for tid in ids:
             results[tid] = {}
             work(tid, results[tid])
@@ -80,6 +83,7 @@ def _start_worker(setup, setup_args) -> None:
     atexit.register(_exit_without_teardown)  # registered after torch's own handlers, so it runs first
     if setup is not None:
         setup(*setup_args)
+    keep_out_of_full_collections()  # imports and setup stay for the worker's life (harness/pipeline/long_lived.py)
 
 
 _UNIT = {"under_way": False, "terminated": False}  # this worker's state, for ``_leave_on_terminate``
