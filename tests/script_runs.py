@@ -39,7 +39,7 @@ from harness.triage.release_envs import run_env
 WORKERS = max(1, min(2, os.cpu_count() or 2))
 _pool: ThreadPoolExecutor | None = None
 _futures: dict[tuple, Future] = {}
-_done: dict[tuple, subprocess.CompletedProcess] = {}
+_done: dict[tuple | Command, subprocess.CompletedProcess] = {}
 _scripts_dir = Path(tempfile.mkdtemp(prefix="sftc-test-scripts-"))
 atexit.register(shutil.rmtree, _scripts_dir, True)
 
@@ -285,9 +285,12 @@ def start(command: Command) -> None:
 
 
 def outcome(command: Command) -> subprocess.CompletedProcess:
-    """The background run's result, or a run now when none was started."""
-    fut = _futures.pop(command, None)
-    return fut.result() if fut is not None else command.run()
+    """The background run's result, or a run now when none was started; kept, as ``result`` keeps a script's, so
+    that the tests reading one command (one per tokenizer in ``tests/test_neighbours.py``) share one run."""
+    if command not in _done:
+        fut = _futures.pop(command, None)
+        _done[command] = fut.result() if fut is not None else command.run()
+    return _done[command]
 
 
 def result(python, script: Path, *args: str, fresh: bool = False) -> subprocess.CompletedProcess:

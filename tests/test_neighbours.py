@@ -6,7 +6,6 @@ tool-call turn the text it did not have."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -82,16 +81,11 @@ def background_commands(names: set[str]) -> list:
     return [_command()] if "test_the_neighbour_renders_wherever_the_case_renders" in names else []
 
 
-@functools.cache
-def _background_run():
-    import script_runs
-
-    return script_runs.outcome(_command())
-
-
 @pytest.mark.parametrize("tid", EVERY_TOKENIZER)
 def test_the_neighbour_renders_wherever_the_case_renders(tid):
-    res = _background_run()
+    import script_runs
+
+    res = script_runs.outcome(_command())
     assert res.returncode == 0, res.stderr[-3000:]
     found = json.loads(res.stdout.strip().splitlines()[-1])[tid]
     if "skip" in found:
