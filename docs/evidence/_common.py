@@ -100,6 +100,15 @@ def first_batch(trainer, n=None):
     return [i for i, a in zip(ids, att) if a], [l for l, a in zip(labels, att) if a], len(trainer.train_dataset)
 
 
+def report_answer_labels(tok, ids, labels, start, length, before="tokens before the answer"):
+    """Report the tokens trained before the answer (``ids[start:start + length]``) and the answer tokens masked;
+    the bug is present when there is either."""
+    trained = [tok.decode([i]) for i, l in zip(ids[:start], labels[:start]) if l != -100]
+    masked = [tok.decode([i]) for i, l in zip(ids[start:start + length], labels[start:start + length]) if l == -100]
+    report(bool(trained or masked), f"{before} trained: {trained[:6]}{'...' if len(trained) > 6 else ''} "
+                                    f"({len(trained)}); answer tokens masked: {masked[:6]} ({len(masked)})")
+
+
 def report(bad, detail):
     print(f"[{versions()}] {'BUG PRESENT' if bad else 'absent'}: {detail}")
     sys.exit(1 if bad else 0)

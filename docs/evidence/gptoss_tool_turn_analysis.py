@@ -8,7 +8,7 @@ Expected labels: the final answer and its <|return|> trained, nothing before it.
 Exit 3 where TRL refuses with an error. Exit 2 where the release trains prompt/completion rows in full. Exit 1 when a
 token before the answer is trained or an answer token is masked."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import first_batch, load_tok, make_trainer, report
+from _common import first_batch, load_tok, make_trainer, report, report_answer_labels
 
 tok = load_tok("gpt-oss")
 tools = [{"type": "function", "function": {
@@ -40,9 +40,4 @@ start = next((k for k in range(len(ids)) if ids[k:k + len(answer)] == answer), N
 if start is None:
     print("the answer's tokens are not in the prepared row")
     sys.exit(4)
-trained_before = [tok.decode([i]) for i, l in zip(ids[:start], labels[:start]) if l != -100]
-masked_answer = [tok.decode([i]) for i, l in zip(ids[start:start + len(answer)], labels[start:start + len(answer)])
-                 if l == -100]
-report(bool(trained_before or masked_answer),
-       f"tokens before the answer trained: {trained_before[:6]}{'...' if len(trained_before) > 6 else ''} "
-       f"({len(trained_before)}); answer tokens masked: {masked_answer[:6]} ({len(masked_answer)})")
+report_answer_labels(tok, ids, labels, start, len(answer))

@@ -5,7 +5,7 @@ Expected labels: the assistant answer and its <|im_end|> trained, nothing of the
 Exit 3 where TRL refuses the template with an error. Exit 2 where the release trains prompt/completion rows in full. Exit 1 when a user-turn token is trained or an answer token is masked (argv[1] == "chatml_collator" checks
 DataCollatorForChatML instead of SFTTrainer)."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-from _common import first_batch, load_tok, make_trainer, report
+from _common import first_batch, load_tok, make_trainer, report, report_answer_labels
 
 tok = load_tok("qwen2.5")
 tok.chat_template = (
@@ -40,9 +40,4 @@ else:
 text = tok.decode(ids)
 answer = tok("Blue, on a clear day.<|im_end|>", add_special_tokens=False)["input_ids"]
 start = next(k for k in range(len(ids)) if ids[k:k + len(answer)] == answer)
-trained_prompt = [tok.decode([i]) for i, l in zip(ids[:start], labels[:start]) if l != -100]
-masked_answer = [tok.decode([i]) for i, l in zip(ids[start:start + len(answer)], labels[start:start + len(answer)])
-                 if l == -100]
-report(bool(trained_prompt or masked_answer),
-       f"prompt tokens trained: {trained_prompt[:6]}{'...' if len(trained_prompt) > 6 else ''} "
-       f"({len(trained_prompt)}); answer tokens masked: {masked_answer[:6]} ({len(masked_answer)})")
+report_answer_labels(tok, ids, labels, start, len(answer), before="prompt tokens")
