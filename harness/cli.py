@@ -116,7 +116,8 @@ def cmd_run(args) -> int:
                     (cases, paths, [r.id for r in rules], modifiers))
     except KeyboardInterrupt:  # keep what was judged: a partial report, marked as such, and exit 130
         done = [results[t] for t in dict.fromkeys(tokenizers) if t in results]
-        records = [r for res in done for r in res.get("records", []) + res.get("modifier_records", [])]
+        records = runner.EncodedRecords.joined([res.get(key, []) for res in done
+                                                for key in ("records", "modifier_records")])
         info = {t: results[t]["info"] for t in tokenizers if "info" in results.get(t, {})}
         rep = report.build(records, info, time.perf_counter() - t0, {**selection, "interrupted": True})
         out = report.write(rep, Path(args.report))
@@ -130,17 +131,18 @@ def cmd_run(args) -> int:
     ordered = [results[t] for t in info]
     if all("reason" in i for i in info.values()):
         raise UsageError(f"no requested tokenizer could be loaded ({', '.join(tokenizers)}); nothing to judge")
-    records = [r for res in ordered for r in res["records"]] + [r for res in ordered for r in res["modifier_records"]]
+    records = runner.EncodedRecords.joined([res["records"] for res in ordered] +
+                                           [res["modifier_records"] for res in ordered])
     evidence = [ev for res in ordered for ev in res["evidence"]]
     rep = report.build(records, info, seconds, selection, evidence)
     out = report.write(rep, Path(args.report))
     if args.html:
         from harness.views import html_report
 
-        print(f"label report: {html_report.write([rep], Path(args.html))}")
+        print(f"label report: {html_report.write([report.decoded(rep)], Path(args.html))}")
     print(report.summary_table(rep))
     print(f"\nreport: {out}  ({len(records)} verdicts in {rep['run_info']['seconds']} s)")
-    unexpected = sum(1 for r in rep["records"] if report.effective_status(r) in ("fail", "xpass"))
+    unexpected = sum(n for (*_, status), n in report.tally(rep).items() if status in ("fail", "xpass"))
     not_evaluated = sum(1 for i in info.values() if "reason" in i)
     return 1 if unexpected or (not_evaluated and args.strict) else 0
 
@@ -572,22 +574,16 @@ def _add_lint_and_list(sub) -> None:
     ls.set_defaults(func=cmd_list)
 
 
-def _keep_transformers_off_stderr():
-    """Transformers' per-load advisories would bury the table; adapters capture them per run."""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.disable_default_handler()
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from harness.pipeline.allocator import keep_freed_memory
 
     keep_freed_memory()
     args = build_parser().parse_args(argv)
-    _keep_transformers_off_stderr()
+    if args.func is not cmd_run:  # `run` quiets it where transformers runs: in its workers (runner.start_run)
+        from harness.pipeline.warnings_capture import keep_transformers_off_stderr
+
+        keep_transformers_off_stderr()
     from harness.pipeline.cases import CaseError
     from harness.pipeline.expectations import ExpectationError
     from harness.tokenizers.provision import ProvisionError

@@ -46,6 +46,18 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage()[:400])
 
 
+def keep_transformers_off_stderr() -> None:
+    """Transformers' per-load advisories would bury a command's output; the adapters capture them per run.
+    Called by the process that runs transformers: a command's own process, or each worker of a run spread
+    over processes (``runner.start_run``), so that the parent of those workers need not import transformers
+    (1 s of the 30 s a run takes)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_default_handler()
+
+
 @contextlib.contextmanager
 def quiet_transformers():
     """Keep transformers' stderr handler quiet inside the block (warnings are still captured per run)."""
