@@ -112,7 +112,7 @@ def cmd_run(args) -> int:
     results: dict[str, dict] = {}
     jobs = args.jobs or fanout.default_jobs()
     try:
-        fanout.fill(results, tokenizers, runner.judge_tokenizer, jobs, runner.start_run,
+        fanout.fill(results, runner.judging_order(tokenizers), runner.judge_tokenizer, jobs, runner.start_run,
                     (cases, paths, [r.id for r in rules], modifiers))
     except KeyboardInterrupt:  # keep what was judged: a partial report, marked as such, and exit 130
         done = [results[t] for t in dict.fromkeys(tokenizers) if t in results]
@@ -133,7 +133,7 @@ def cmd_run(args) -> int:
         raise UsageError(f"no requested tokenizer could be loaded ({', '.join(tokenizers)}); nothing to judge")
     records = runner.EncodedRecords.joined([res["records"] for res in ordered] +
                                            [res["modifier_records"] for res in ordered])
-    evidence = [ev for res in ordered for ev in res["evidence"]]
+    evidence = runner.EncodedItems.joined([res["evidence"] for res in ordered])
     rep = report.build(records, info, seconds, selection, evidence)
     out = report.write(rep, Path(args.report))
     if args.html:

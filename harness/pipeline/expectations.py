@@ -83,16 +83,25 @@ class Expectation:
 
     def covers(self, tokenizer: str, path: str, case: str, modifier: str = "", facts: Facts = NO_FACTS) -> bool:
         """The tokenizer, path, case and modifier globs, and the signature the record must carry."""
+        return self.covers_pair(tokenizer, path) and self.covers_case(case, modifier, facts)
+
+    def covers_pair(self, tokenizer: str, path: str) -> bool:
+        """The part of ``covers`` that reads only the tokenizer and the path."""
+        if self.outside_catalog and tokenizer in _catalog_ids():
+            return False
+        if self.except_tokenizer and _glob_ok(tokenizer, self.except_tokenizer):
+            return False
+        return _glob_ok(tokenizer, self.tokenizer) and _glob_ok(path, self.path)
+
+    def covers_case(self, case: str, modifier: str = "", facts: Facts = NO_FACTS) -> bool:
+        """The rest of ``covers``: the case and modifier globs and the signature the record must carry."""
         if modifier and not _glob_ok(modifier, self.modifier):
             return False
         if not self.signed(facts):
             return False
-        if self.outside_catalog and tokenizer in _catalog_ids():
+        if self.except_case and _glob_ok(case, self.except_case):
             return False
-        if (self.except_tokenizer and _glob_ok(tokenizer, self.except_tokenizer)
-                or self.except_case and _glob_ok(case, self.except_case)):
-            return False
-        return all(_glob_ok(v, pat) for v, pat in ((tokenizer, self.tokenizer), (path, self.path), (case, self.case)))
+        return _glob_ok(case, self.case)
 
     def signed(self, facts: Facts) -> bool:
         """The record carries the entry's signature and, with ``when_warned``, a warning that matches it
@@ -120,6 +129,14 @@ class Expectations(list):
         key = (rule, versions.get("trl"), versions.get("transformers"), bool(modifier), len(self))
         if key not in self._applying:
             self._applying[key] = [e for e in self if e.applies(rule, versions, modifier)]
+        return self._applying[key]
+
+    def applying_to(self, rule: str, versions: dict, modifier: str, tokenizer: str, path: str) -> list[Expectation]:
+        """``applying`` narrowed to the entries whose tokenizer and path globs cover this pair (remembered too:
+        a tokenizer's run asks each (rule, path) once per case, and most entries name other tokenizers)."""
+        key = (rule, versions.get("trl"), versions.get("transformers"), bool(modifier), len(self), tokenizer, path)
+        if key not in self._applying:
+            self._applying[key] = [e for e in self.applying(rule, versions, modifier) if e.covers_pair(tokenizer, path)]
         return self._applying[key]
 
 
@@ -191,7 +208,9 @@ def find(expectations: list[Expectation], rule: str, tokenizer: str, path: str, 
     """The first entry (file order) that covers this verdict, or None; ``facts``: the record's own
     (without them, an entry with a ``signature`` covers nothing); ``status``: the verdict's, where a
     ``"pass"`` is not covered by an entry with ``strict: false`` (it stays a PASS, not an XPASS)."""
-    candidates = (expectations.applying(rule, versions, modifier) if isinstance(expectations, Expectations)
-                  else [e for e in expectations if e.applies(rule, versions, modifier)])
-    return next((e for e in candidates if (e.strict or status != "pass")
-                 and e.covers(tokenizer, path, case, modifier, facts)), None)
+    if isinstance(expectations, Expectations):
+        candidates = expectations.applying_to(rule, versions, modifier, tokenizer, path)
+    else:
+        candidates = [e for e in expectations if e.applies(rule, versions, modifier) and e.covers_pair(tokenizer, path)]
+    return next((e for e in candidates if (e.strict or status != "pass") and e.covers_case(case, modifier, facts)),
+                None)

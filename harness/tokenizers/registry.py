@@ -59,6 +59,16 @@ def catalog_ids(tier: str | None = None) -> list[str]:
     return [entry.id for entry in provision.catalog() if tier is None or entry.tier == tier]
 
 
+def known_without_chat_template(tokenizer_id: str) -> bool:
+    """The catalog or the synthetic specs say this tokenizer has no chat template (known without loading it;
+    False for an id they do not know)."""
+    from harness.tokenizers import provision
+
+    if tokenizer_id in synthetic.SPECS:
+        return synthetic.SPECS[tokenizer_id].chat_template is None
+    return any(e.id == tokenizer_id and e.template.get("kind") == "none" for e in provision.catalog())
+
+
 def default_ids() -> list[str]:
     """What a run judges when no tokenizer is named: the core tier + the synthetic tokenizers."""
     return catalog_ids("core") + list(synthetic.SPECS)

@@ -10,18 +10,18 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from harness.adapters.versions import library_versions
-from harness.pipeline.runner import EncodedRecords, Record, effective_status
+from harness.pipeline.runner import EncodedItems, EncodedRecords, Record, effective_status
 
 SCHEMA_VERSION = 1
 STATUS_ORDER = ("pass", "fail", "xfail", "undecidable", "not_applicable")
-__all__ = ["EncodedRecords", "build", "decoded", "effective_status", "load", "summary_table", "tally", "write"]
+__all__ = ["EncodedItems", "EncodedRecords", "build", "decoded", "effective_status", "load", "summary_table", "tally", "write"]
 
 
 def build(records: list[Record] | EncodedRecords, tokenizers: dict[str, dict], seconds: float, selection: dict,
-          evidence: list[dict] | None = None) -> dict:
+          evidence: list[dict] | EncodedItems | None = None) -> dict:
     """The report: schema version, run info (every library version, tokenizer hashes), one record per
-    verdict, and the evidence (tensors, tokens, roles) the HTML label report draws. Records already
-    encoded (``run``'s, encoded where they were judged) stay so until ``write``; see ``decoded``."""
+    verdict, and the evidence (tensors, tokens, roles) the HTML label report draws. Records and evidence
+    already encoded (``run``'s, encoded where they were judged) stay so until ``write``; see ``decoded``."""
     rows = records if isinstance(records, EncodedRecords) else [r.to_dict() for r in records]
     summary: Counter = Counter()
     for (_tokenizer, _path, _rule, status), n in tally({"records": rows}).items():
@@ -53,8 +53,10 @@ def write(report: dict, path: Path) -> Path:
     with open(tmp, "wb") as out:
         for i, (key, value) in enumerate(report.items()):
             out.write(("{" if i == 0 else ",").encode() + _json(key) + b":")
-            if isinstance(value, EncodedRecords):
-                out.write(b"[" + b",".join(value.chunks) + b"]")
+            if isinstance(value, EncodedItems):
+                out.write(b"[")
+                out.writelines(piece for k, chunk in enumerate(value.chunks) for piece in ((b",", chunk) if k else (chunk,)))
+                out.write(b"]")
             else:
                 out.write(_json(value))
         out.write(b"}\n" if report else b"{}\n")
@@ -67,9 +69,8 @@ def _json(value) -> bytes:
 
 
 def decoded(report: dict) -> dict:
-    """The report with its records as dicts, as ``load`` reads it back (for the views that read records)."""
-    rows = report["records"]
-    return {**report, "records": rows.decoded()} if isinstance(rows, EncodedRecords) else report
+    """The report with its records and evidence as dicts, as ``load`` reads it back (for the views that read them)."""
+    return {k: v.decoded() if isinstance(v, EncodedItems) else v for k, v in report.items()}
 
 
 def tally(report: dict) -> Counter:
