@@ -45,6 +45,8 @@ class Rule:
         return self.id.split("-")[0]
 
     def __call__(self, ctx: Context) -> Verdict:
+        if ctx.row.unjudged:  # no rule may pass or skip a row whose own tensors were never made
+            return Verdict(self.id, UNDECIDABLE, ctx.row.unjudged)
         if not ctx.row.ok and not self.judges_missing_rows:
             why = ctx.row.refused or ctx.row.dropped
             return Verdict(self.id, NOT_APPLICABLE, f"no tensors to judge: {why}")

@@ -92,6 +92,8 @@ class Row:
     TRL removed the example without raising (``DROP-001``/``DROP-002`` judge that).
     ``neighbour_dropped``: the row collated beside it was removed without an error; ``neighbour_trainable``:
     how many tokens the oracle says that row trains within ``max_length`` (None: it has no reference).
+    ``unjudged``: why the row cannot be judged at all (TRL refused the row beside it, not this one): every
+    rule is UNDECIDABLE with this reason.
     """
 
     input_ids: list[int]
@@ -106,10 +108,11 @@ class Row:
     dropped: str | None = None
     neighbour_dropped: str | None = None
     neighbour_trainable: int | None = None
+    unjudged: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.refused is None and self.dropped is None
+        return self.refused is None and self.dropped is None and self.unjudged is None
 
     def real_positions(self) -> list[int]:
         """Positions that hold real tokens (attention 1)."""

@@ -91,7 +91,7 @@ class PathAdapter:
             return self.encode_group(lt, group, max_length)
         except Exception as exc:  # noqa: BLE001 - find which case TRL refused, then report it per case
             if len(group) == 1:
-                return {group[0].id: self.refused(lt, group[0], exc)}
+                return {group[0].id: self.refusal(lt, group[0], exc, max_length)}
             group_error = error_text(exc)
         parts = [] if parted else template_refusal_parts(lt, group, self.refusal_guess)
         if len(parts) > 1:  # each part goes through TRL on its own: usually the first one is accepted whole
@@ -113,7 +113,8 @@ class PathAdapter:
             whole (one build where preparing every case alone took one each: 9 instead of 18)."""
             if len(cases) == 1:
                 r = alone(cases[0])
-                return {cases[0].id: self.refused(lt, cases[0], r)} if isinstance(r, BaseException) else r
+                return ({cases[0].id: self.refusal(lt, cases[0], r, max_length)} if isinstance(r, BaseException)
+                        else r)
             try:
                 return self.encode_group(lt, cases, max_length)
             except Exception:  # noqa: BLE001 - one of these cases is refused: look in each half
@@ -121,10 +122,13 @@ class PathAdapter:
                 return {**split(cases[:mid]), **split(cases[mid:])}
 
         # A refusal of the tokenizer or template (not of one case) fails the first and the last case
-        # alone with the group's exact message: then every case gets it without one build each.
+        # alone with the group's exact message, and the first case without its neighbour row too: then
+        # every case gets it without one build each.
         if all(isinstance(r, BaseException) and error_text(r) == group_error
                for r in (alone(group[0]), alone(group[-1]))):
-            return {case.id: self.refused(lt, case, results[group[0].id]) for case in group}
+            first = self.refusal(lt, group[0], results[group[0].id], max_length)
+            if first.refused:
+                return {case.id: self.refused(lt, case, results[group[0].id]) for case in group}
         mid = len(group) // 2
         return {**split(group[:mid]), **split(group[mid:])}
 
@@ -176,6 +180,29 @@ class PathAdapter:
         raise NotImplementedError
 
     # helpers for subclasses ------------------------------------------------------------
+
+    # True while ``refusal`` prepares a case without its neighbour row; ``encode_group`` then leaves it out
+    without_neighbour = False
+
+    def refusal(self, lt: LoadedTokenizer, case: Case, exc: BaseException, max_length: int | None) -> Encoding:
+        """What TRL's exception for the case (prepared beside its longer neighbour row) means for the case.
+
+        The neighbour is the harness's own row: every text of the case a few words longer. TRL may refuse
+        the pair for the neighbour's sake alone (a longer prompt leaves nothing after truncation; a template
+        refuses text where the case has none), and reporting that as TRL's refusal of the case would pass
+        DROP-001 and leave every other rule not applicable, though nothing of the case was judged. So the case
+        goes through TRL once more, alone: refused again, it is TRL's refusal; accepted, every rule is
+        UNDECIDABLE and says why."""
+        self.without_neighbour = True
+        try:
+            self.encode_group(lt, [case], max_length)
+        except Exception:  # noqa: BLE001 - refused alone too: TRL's refusal of the case
+            return self.refused(lt, case, exc)
+        finally:
+            self.without_neighbour = False
+        why = (f"TRL refused the case beside the harness's longer neighbour row ({error_text(exc)[:300]}) and "
+               "accepted it alone, so its tensors beside another row could not be judged")
+        return Encoding(lt.id, self.path, case.id, "n/a", provenance=provenance(lt), unjudged=why)
 
     def refused(self, lt: LoadedTokenizer, case: Case, exc: BaseException) -> Encoding:
         msg = f"TRL raised {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"

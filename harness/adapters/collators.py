@@ -84,7 +84,8 @@ class ChatMLCollatorPath(PathAdapter):
             for case in cases:
                 mark = seen.mark()
                 with phase("collate"):
-                    batch = collator([{"messages": case.conversation}, neighbour_case(case)])
+                    items = [{"messages": case.conversation}]
+                    batch = collator(items if self.without_neighbour else [*items, neighbour_case(case)])
                     ids, labels, att = row_of_batch(batch, 0)
                 out[case.id] = self.make_encoding(lt, case, "last_assistant", ids, labels, att, seen.since(mark),
                                                   tok)
@@ -174,8 +175,8 @@ class CompletionOnlyCollatorPath(PathAdapter):
                 tok.pad_token = tok.eos_token
             for case in cases:
                 text, template = self.texts_and_template(case, lt)
-                items = self.tokenized(tok, case, [text, self.neighbour_text(tok, case, neighbour_case(case))],
-                                       max_length)
+                texts = [text] + ([] if self.without_neighbour else [self.neighbour_text(tok, case, neighbour_case(case))])
+                items = self.tokenized(tok, case, texts, max_length)
                 mark = seen.mark()
                 with phase("collate"):
                     collator = cls(response_template=template, tokenizer=tok, mlm=False)

@@ -100,7 +100,8 @@ class SFTTrainerPath(PathAdapter):
         rows = []
         for i, case in enumerate(cases):  # each case, then its neighbour under index -(i + 1)
             rows.append({**self.row(case, lt), **self.columns(case), CASE_COLUMN: i})
-            rows.append({**self.neighbour_row(case, lt), **self.columns(case), CASE_COLUMN: -(i + 1)})
+            if not self.without_neighbour:
+                rows.append({**self.neighbour_row(case, lt), **self.columns(case), CASE_COLUMN: -(i + 1)})
         with (lent_tokenizer(lt) as tok, tempfile.TemporaryDirectory() as tmp, captured_warnings() as seen,
               frozen_clock()):
             trainer, index = self._prepare(tok, rows, tmp, max_length, seen)
@@ -115,7 +116,7 @@ class SFTTrainerPath(PathAdapter):
                     batch_rows = [prepared[index[j]] for j in (i, -(i + 1)) if j in index]
                     ids, labels, att = row_of_batch(trainer.data_collator(batch_rows), 0)
                 out[case.id] = self.make_encoding(lt, case, scope, ids, labels, att, seen, tok)
-                if -(i + 1) not in index:
+                if -(i + 1) not in index and not self.without_neighbour:
                     out[case.id].neighbour_dropped = REMOVED
                     ref = self.neighbour_reference(lt, case)
                     out[case.id].neighbour_trainable = None if ref is None else len(trainable_within(ref, scope))

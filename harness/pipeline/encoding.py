@@ -53,6 +53,7 @@ class Encoding:
     neighbour_dropped: str | None = None
     neighbour_trainable: int | None = None
     signs: list[str] = field(default_factory=list)  # facts of this row an expectation's ``signature`` names
+    unjudged: str | None = None  # TRL refused the row beside the case, not the case (``PathAdapter.refusal``)
 
     # the same fields mean the same thing as on a rules Row
     ok = Row.ok
@@ -65,7 +66,7 @@ class Encoding:
         """What the rules read: the tensors and the facts of this row, nothing harness-specific."""
         return Row(self.input_ids, self.labels, self.attention_mask, self.loss_scope, self.path,
                    list(self.warnings), self.provenance.get("pad_token_id"), self.provenance.get("eos_token_id"),
-                   self.refused, self.dropped, self.neighbour_dropped, self.neighbour_trainable)
+                   self.refused, self.dropped, self.neighbour_dropped, self.neighbour_trainable, self.unjudged)
 
 
 @dataclass(frozen=True)

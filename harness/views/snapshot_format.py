@@ -33,6 +33,8 @@ def serialize(enc: Encoding, tokenizer_hash: str) -> str:
         return "\n".join(lines + [f"# refused: {enc.refused}"]) + "\n"
     if enc.dropped:
         return "\n".join(lines + [f"# dropped: {enc.dropped}"]) + "\n"
+    if enc.unjudged:
+        return "\n".join(lines + [f"# unjudged: {enc.unjudged}"]) + "\n"
     trained = sum(1 for x in enc.labels if x != IGNORE_INDEX)
     lines.append(f"# loss scope: {enc.loss_scope}; tokens: {len(enc.input_ids)}; attended: "
                  f"{sum(enc.attention_mask)}; trained: {trained}")
