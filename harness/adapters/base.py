@@ -125,10 +125,9 @@ class PathAdapter:
         # alone with the group's exact message, and the first case without its neighbour row too: then
         # every case gets it without one build each.
         if all(isinstance(r, BaseException) and error_text(r) == group_error
-               for r in (alone(group[0]), alone(group[-1]))):
-            first = self.refusal(lt, group[0], results[group[0].id], max_length)
-            if first.refused:
-                return {case.id: self.refused(lt, case, results[group[0].id]) for case in group}
+               for r in (alone(group[0]), alone(group[-1]))) and self.refused_without_neighbour(lt, group[0],
+                                                                                                max_length):
+            return {case.id: self.refused(lt, case, results[group[0].id]) for case in group}
         mid = len(group) // 2
         return {**split(group[:mid]), **split(group[mid:])}
 
@@ -193,16 +192,22 @@ class PathAdapter:
         DROP-001 and leave every other rule not applicable, though nothing of the case was judged. So the case
         goes through TRL once more, alone: refused again, it is TRL's refusal; accepted, every rule is
         UNDECIDABLE and says why."""
-        self.without_neighbour = True
-        try:
-            self.encode_group(lt, [case], max_length)
-        except Exception:  # noqa: BLE001 - refused alone too: TRL's refusal of the case
+        if self.refused_without_neighbour(lt, case, max_length):
             return self.refused(lt, case, exc)
-        finally:
-            self.without_neighbour = False
         why = (f"TRL refused the case beside the harness's longer neighbour row ({error_text(exc)[:300]}) and "
                "accepted it alone, so its tensors beside another row could not be judged")
         return Encoding(lt.id, self.path, case.id, "n/a", provenance=provenance(lt), unjudged=why)
+
+    def refused_without_neighbour(self, lt: LoadedTokenizer, case: Case, max_length: int | None) -> bool:
+        """Whether TRL refuses the case prepared alone, without its neighbour row."""
+        self.without_neighbour = True
+        try:
+            self.encode_group(lt, [case], max_length)
+        except Exception:  # noqa: BLE001 - TRL's refusal, whatever it raises
+            return True
+        finally:
+            self.without_neighbour = False
+        return False
 
     def refused(self, lt: LoadedTokenizer, case: Case, exc: BaseException) -> Encoding:
         msg = f"TRL raised {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
