@@ -109,6 +109,20 @@ def report_answer_labels(tok, ids, labels, start, length, before="tokens before 
                                     f"({len(trained)}); answer tokens masked: {masked[:6]} ({len(masked)})")
 
 
+def chatml_collator_class():
+    """TRL's DataCollatorForChatML wherever this release keeps it; a release without one is reported as
+    showing no behaviour (exit 0)."""
+    import importlib
+    for mod in ("trl.experimental.utils", "trl.trainer.utils", "trl"):
+        try:
+            cls = getattr(importlib.import_module(mod), "DataCollatorForChatML", None)
+        except Exception:
+            cls = None
+        if cls:
+            return cls
+    report(False, "no DataCollatorForChatML in this TRL")
+
+
 def report(bad, detail):
     print(f"[{versions()}] {'BUG PRESENT' if bad else 'absent'}: {detail}")
     sys.exit(1 if bad else 0)

@@ -6,24 +6,13 @@ A short conversation (accepted alone with max_length=16) and the same conversati
 collated alone and together. Exit 1 when the short row is accepted alone and the pair is refused (the batch is
 refused for the other row's sake), 0 otherwise; argv[1] = tokenizer id (default llama3.1)."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-import importlib
-
-from _common import load_tok, report
+from _common import chatml_collator_class, load_tok, report
 
 tid = sys.argv[1] if len(sys.argv) > 1 else "llama3.1"
 tok = load_tok(tid)
 if tok.pad_token is None:
     tok.pad_token = tok.eos_token
-cls = None
-for mod in ("trl.experimental.utils", "trl.trainer.utils", "trl"):
-    try:
-        cls = getattr(importlib.import_module(mod), "DataCollatorForChatML", None)
-    except Exception:
-        cls = None
-    if cls:
-        break
-if cls is None:
-    report(False, "no DataCollatorForChatML in this TRL")
+cls = chatml_collator_class()
 short = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Blue."}]}
 longer = {"messages": [{"role": "user", "content": "Hi"},
                        {"role": "assistant", "content": "Blue, as it is on every clear day, and a few words more to fill it."}]}

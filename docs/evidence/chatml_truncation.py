@@ -4,25 +4,14 @@ longer than 16 tokens. 0.11.3-0.24.0 truncate on the right: the row keeps its BO
 (BOS-002). 0.11.0-0.11.2 (PR #1814's split tokenization, fixed by PR #2172) produce neither.
 argv[1] = 'bos' (default): exit 1 when the row does not start with BOS; 'mask': exit 1 when every label is -100."""
 import sys; sys.path.insert(0, __import__("os").path.dirname(__file__))
-import importlib
-
-from _common import load_tok, report
+from _common import chatml_collator_class, load_tok, report
 
 mode = sys.argv[1] if len(sys.argv) > 1 else "bos"
 tid = sys.argv[2] if len(sys.argv) > 2 else "llama3.1"
 tok = load_tok(tid)
 if tok.pad_token is None:
     tok.pad_token = tok.eos_token
-cls = None
-for mod in ("trl.experimental.utils", "trl.trainer.utils", "trl"):
-    try:
-        cls = getattr(importlib.import_module(mod), "DataCollatorForChatML", None)
-    except Exception:
-        cls = None
-    if cls:
-        break
-if cls is None:
-    report(False, "no DataCollatorForChatML in this TRL")
+cls = chatml_collator_class()
 long_q = ("Please read this long question carefully, think about every word of it, and then answer it in one word: "
           "what colour is the sky on a clear day?")
 ex = {"messages": [{"role": "user", "content": long_q}, {"role": "assistant", "content": "Blue."}]}

@@ -66,7 +66,8 @@ def known_without_chat_template(tokenizer_id: str) -> bool:
 
     if tokenizer_id in synthetic.SPECS:
         return synthetic.SPECS[tokenizer_id].chat_template is None
-    return any(e.id == tokenizer_id and e.template.get("kind") == "none" for e in provision.catalog())
+    entry = provision.catalog_entry(tokenizer_id)
+    return entry is not None and entry.template.get("kind") == "none"
 
 
 def default_ids() -> list[str]:

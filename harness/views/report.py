@@ -24,7 +24,7 @@ def build(records: list[Record] | EncodedRecords, tokenizers: dict[str, dict], s
     already encoded (``run``'s, encoded where they were judged) stay so until ``write``; see ``decoded``."""
     rows = records if isinstance(records, EncodedRecords) else [r.to_dict() for r in records]
     summary: Counter = Counter()
-    for (_tokenizer, _path, _rule, status), n in tally({"records": rows}).items():
+    for (_tokenizer, _path, _rule, status), n in _tally(rows).items():
         summary[status] += n
     return {
         "schema_version": SCHEMA_VERSION,
@@ -75,7 +75,10 @@ def decoded(report: dict) -> dict:
 
 def tally(report: dict) -> Counter:
     """Records counted by (tokenizer, path, rule, effective status), in the order they first appear."""
-    rows = report["records"]
+    return _tally(report["records"])
+
+
+def _tally(rows: list[dict] | EncodedRecords) -> Counter:
     if isinstance(rows, EncodedRecords):
         return rows.tally
     return Counter((r["tokenizer"], r["path"], r["rule"], effective_status(r)) for r in rows)

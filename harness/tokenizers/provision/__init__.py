@@ -59,6 +59,7 @@ from harness.tokenizers.provision.catalog_file import (
     ProvisionError,
     Source,
     catalog,
+    catalog_entry,
 )
 from harness.tokenizers.provision.downloads import verify_artifact
 from harness.tokenizers.provision.hashing import content_hash
@@ -72,6 +73,7 @@ __all__ = [
     "ProvisionError",
     "Source",
     "catalog",
+    "catalog_entry",
     "content_hash",
     "default_cache_dir",
     "ollama_automap_template",

@@ -13,7 +13,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from harness.tokenizers.provision.catalog_file import CATALOG_PATH, SCHEMA_VERSION, _load_catalog
+from harness.tokenizers.provision.catalog_file import (
+    CATALOG_PATH,
+    SCHEMA_VERSION,
+    _load_catalog,
+    catalog_entry,
+)
 from harness.tokenizers.provision.hashing import _sha256_file, content_hash
 
 MANIFEST_NAME = "sft_conformance_manifest.json"
@@ -33,7 +38,7 @@ def tokenizer_dir(tokenizer_id: str, cache_dir: Path | None = None) -> Path | No
     the manifest was written for another recipe (the catalog changed), or any file's
     sha256 differs from the manifest (a damaged or hand-edited directory).
     """
-    entry = _load_catalog(CATALOG_PATH.resolve()).entry(tokenizer_id)
+    entry = catalog_entry(tokenizer_id)
     if entry is None:
         return None
     directory = Path(cache_dir or default_cache_dir()) / tokenizer_id

@@ -148,6 +148,11 @@ def catalog(path: Path | None = None) -> list[CatalogEntry]:
     return list(_load_catalog(Path(path or CATALOG_PATH).resolve()).entries)
 
 
+def catalog_entry(tokenizer_id: str) -> CatalogEntry | None:
+    """The entry of ``tokenizer_id`` in ``harness/tokenizers/catalog.yaml``, or None when it lists no such id."""
+    return _load_catalog(CATALOG_PATH.resolve()).entry(tokenizer_id)
+
+
 @functools.lru_cache(maxsize=8)
 def _load_catalog(path: Path) -> _Catalog:
     """Parse the catalog and validate it with ``harness/schemas/catalog.py``; a mistake fails naming the field."""
